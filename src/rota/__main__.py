@@ -1,0 +1,5 @@
+"""``python -m rota``: the same as the ``rota`` console script."""
+
+from rota.cli import main
+
+main()
