@@ -1,0 +1,240 @@
+"""The run record, its states and the legal transitions between them.
+
+A run is one execution record for one slot of one schedule (or one manual
+trigger). It is the unit that is stored, queued, leased, retried and shown.
+Its id is derived from (schedule, slot[, host]) so that every scheduler
+instance computes the same id and the store can insert it only if absent:
+that is the whole of "exactly one run per slot".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from rota.errors import IllegalTransition, NaiveDatetime
+
+JSON = Any
+"""A value that survives ``json.dumps`` / ``json.loads`` unchanged."""
+
+
+class RunState(StrEnum):
+    """Where a run is in its life. The string values are stored."""
+
+    WAITING = "waiting"
+    """Created, waiting for its parents' runs for the same slot (``after``)."""
+    QUEUED = "queued"
+    """Ready to be claimed once ``available_at`` has passed."""
+    RUNNING = "running"
+    """Claimed by a worker that holds its lease."""
+    RETRYING = "retrying"
+    """An attempt failed; claimable again at ``available_at`` (backoff)."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    """Not run: the schedule's previous run was still active (overlap skip)."""
+    MISSED = "missed"
+    """Not run: the slot passed while nothing was scheduling (catch-up policy)."""
+    UPSTREAM_FAILED = "upstream_failed"
+    """Not run: a parent's run for the same slot finally failed."""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {
+        RunState.SUCCEEDED,
+        RunState.FAILED,
+        RunState.TIMED_OUT,
+        RunState.CANCELLED,
+        RunState.SKIPPED,
+        RunState.MISSED,
+        RunState.UPSTREAM_FAILED,
+    }
+)
+ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
+CLAIMABLE_STATES = frozenset({RunState.QUEUED, RunState.RETRYING})
+INITIAL_STATES = frozenset({RunState.WAITING, RunState.QUEUED, RunState.SKIPPED, RunState.MISSED})
+
+TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
+    RunState.WAITING: frozenset({RunState.QUEUED, RunState.UPSTREAM_FAILED, RunState.CANCELLED}),
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED}),
+    RunState.RETRYING: frozenset({RunState.RUNNING, RunState.CANCELLED}),
+    RunState.RUNNING: frozenset(
+        {
+            RunState.SUCCEEDED,
+            RunState.FAILED,
+            RunState.TIMED_OUT,
+            RunState.CANCELLED,
+            RunState.RETRYING,
+            RunState.QUEUED,  # released unstarted work on shutdown
+        }
+    ),
+    # A finished run may be retried by an operator (``rota runs retry``).
+    RunState.FAILED: frozenset({RunState.QUEUED}),
+    RunState.TIMED_OUT: frozenset({RunState.QUEUED}),
+    RunState.CANCELLED: frozenset({RunState.QUEUED}),
+    RunState.UPSTREAM_FAILED: frozenset({RunState.QUEUED}),
+    RunState.SUCCEEDED: frozenset({RunState.QUEUED}),
+    RunState.SKIPPED: frozenset(),
+    RunState.MISSED: frozenset(),
+}
+
+
+def check_transition(run_id: str, old: RunState, new: RunState) -> None:
+    """Raise ``IllegalTransition`` unless ``old -> new`` is allowed."""
+    if new not in TRANSITIONS[old]:
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (final)"
+        raise IllegalTransition(
+            f"run {run_id!r} cannot go from {old} to {new} (allowed: {allowed})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What a worker needs to execute a run, copied from job and schedule at creation.
+
+    Copying makes a queued run self-contained: a worker on another machine
+    needs only the registered job, not the schedule that created the run.
+    """
+
+    timeout: float | None = None
+    max_attempts: int = 1
+    backoff: float = 1.0
+    max_backoff: float = 300.0
+    isolated: bool = False
+    exclusive: bool = False
+    """True for overlap ``skip``/``queue``: never two runs of the schedule at once."""
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {self.timeout}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.backoff < 0 or self.max_backoff < 0:
+            raise ValueError(
+                f"backoff and max_backoff must not be negative, got {self.backoff}, "
+                f"{self.max_backoff}"
+            )
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "timeout": self.timeout,
+            "max_attempts": self.max_attempts,
+            "backoff": self.backoff,
+            "max_backoff": self.max_backoff,
+            "isolated": self.isolated,
+            "exclusive": self.exclusive,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> RunOptions:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _utc(dt: datetime | None, what: str) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise NaiveDatetime(what)
+    return dt.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One execution record. Every datetime is aware UTC (enforced)."""
+
+    id: str
+    job: str
+    state: RunState
+    created_at: datetime
+    available_at: datetime
+    schedule: str | None = None
+    slot: datetime | None = None
+    args: tuple[JSON, ...] = ()
+    kwargs: Mapping[str, JSON] = field(default_factory=dict)
+    queue: str = "default"
+    priority: int = 0
+    options: RunOptions = field(default_factory=RunOptions)
+    attempt: int = 0
+    host: str | None = None
+    manual: bool = False
+    parents: tuple[str, ...] = ()
+    """Run ids this run waits for (``after``)."""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    result: JSON = None
+    error: str | None = None
+    traceback: str | None = None
+    log: str = ""
+    checkpoint: JSON = None
+    progress_done: float | None = None
+    progress_total: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "created_at",
+            "available_at",
+            "slot",
+            "started_at",
+            "finished_at",
+            "lease_expires_at",
+        ):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is not UTC:
+                object.__setattr__(self, name, _utc(value, f"Run.{name}"))
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish of the last attempt, if both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def evolve(self, **changes: Any) -> Run:
+        """A copy with ``changes``; a state change must be a legal transition."""
+        new_state = changes.get("state")
+        if new_state is not None and new_state != self.state:
+            check_transition(self.id, self.state, RunState(new_state))
+        return replace(self, **changes)
+
+
+def slot_key(slot: datetime) -> str:
+    """The canonical text of a slot: UTC, second precision or finer, 'Z' suffix."""
+    utc = slot.astimezone(UTC)
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return utc.strftime(fmt)
+
+
+def run_id_for(schedule: str, slot: datetime, host: str | None = None) -> str:
+    """The deterministic id of ``schedule``'s run for ``slot`` (and ``host``).
+
+    Every instance of every mode computes the same id for the same slot;
+    the store's insert-if-absent on this id is what makes a slot fire once.
+    """
+    if slot.tzinfo is None:
+        raise NaiveDatetime("slot")
+    key = f"{schedule}\x00{slot_key(slot)}\x00{host or ''}"
+    return "r" + hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def manual_run_id() -> str:
+    """A fresh id for a run that no slot produced (``rota trigger``, tests)."""
+    return "m" + uuid.uuid4().hex[:20]

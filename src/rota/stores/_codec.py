@@ -1,0 +1,241 @@
+"""Row encoding shared by the stores: datetimes, JSON fields and named SQL.
+
+Datetimes are stored as integer microseconds since the Unix epoch (UTC):
+sortable, exact, and compared by the database without parsing. JSON fields
+are stored as text; encoding them on the way in is also what refuses a value
+that would not round-trip (a ``datetime`` argument, a set) before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any, Protocol
+
+from rota.errors import InvalidArguments, NaiveDatetime
+from rota.runs import JSON, Run, RunOptions, RunState
+from rota.stores.base import ScheduleRecord
+
+
+class Row(Protocol):
+    """A result row read by column name (``sqlite3.Row``, a dict, …)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc(dt: datetime, what: str) -> datetime:
+    """``dt`` in UTC; ``NaiveDatetime`` naming ``what`` if it has no zone."""
+    if dt.tzinfo is None:
+        raise NaiveDatetime(what)
+    return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+
+
+def to_us(dt: datetime, what: str = "datetime") -> int:
+    """Microseconds since the epoch for an aware datetime."""
+    if dt.tzinfo is None:
+        raise NaiveDatetime(what)
+    return (dt - EPOCH) // _MICROSECOND
+
+
+def opt_to_us(dt: datetime | None, what: str = "datetime") -> int | None:
+    return None if dt is None else to_us(dt, what)
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def opt_from_us(us: int | None) -> datetime | None:
+    return None if us is None else EPOCH + timedelta(microseconds=us)
+
+
+def dumps(value: JSON, what: str) -> str:
+    """Compact JSON text; ``InvalidArguments`` naming ``what`` if not JSON."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArguments(f"{what} must be JSON-serialisable: {exc}") from exc
+
+
+def loads(text: str | None) -> JSON:
+    return None if text is None or text == "null" else json.loads(text)
+
+
+def _loads_tuple(text: str) -> tuple[JSON, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+def _loads_dict(text: str) -> dict[str, JSON]:
+    return {} if text == "{}" else dict(json.loads(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _options(text: str) -> RunOptions:
+    """Options decoded once per distinct text: most runs share a handful."""
+    return RunOptions.from_json(json.loads(text))
+
+
+def canonical(value: JSON, what: str) -> JSON:
+    """``value`` as it comes back from JSON (tuples become lists, …): a private copy."""
+    return json.loads(dumps(value, what))
+
+
+# -- runs ------------------------------------------------------------------
+
+
+def run_to_row(run: Run) -> dict[str, Any]:
+    """The column values of ``run`` for the SQL backends."""
+    return {
+        "id": run.id,
+        "job": run.job,
+        "state": run.state.value,
+        "schedule": run.schedule,
+        "slot": opt_to_us(run.slot),
+        "created_at": to_us(run.created_at),
+        "available_at": to_us(run.available_at),
+        "queue": run.queue,
+        "priority": run.priority,
+        "exclusive": int(run.options.exclusive),
+        "max_attempts": run.options.max_attempts,
+        "options": dumps(run.options.to_json(), "options"),
+        "args": dumps(list(run.args), f"arguments of run {run.id!r}"),
+        "kwargs": dumps(dict(run.kwargs), f"keyword arguments of run {run.id!r}"),
+        "attempt": run.attempt,
+        "host": run.host,
+        "manual": int(run.manual),
+        "parents": dumps(list(run.parents), "parents"),
+        "started_at": opt_to_us(run.started_at),
+        "finished_at": opt_to_us(run.finished_at),
+        "worker": run.worker,
+        "lease_token": run.lease_token,
+        "lease_expires_at": opt_to_us(run.lease_expires_at),
+        "cancel_requested": int(run.cancel_requested),
+        "result": dumps(run.result, f"result of run {run.id!r}"),
+        "error": run.error,
+        "traceback": run.traceback,
+        "log": run.log,
+        "checkpoint": dumps(run.checkpoint, f"checkpoint of run {run.id!r}"),
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+    }
+
+
+def row_to_run(row: Row) -> Run:
+    """The ``Run`` a row written by ``run_to_row`` (and updated since) holds."""
+    return Run(
+        id=row["id"],
+        job=row["job"],
+        state=RunState(row["state"]),
+        schedule=row["schedule"],
+        slot=opt_from_us(row["slot"]),
+        created_at=from_us(row["created_at"]),
+        available_at=from_us(row["available_at"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        options=_options(row["options"]),
+        args=_loads_tuple(row["args"]),
+        kwargs=_loads_dict(row["kwargs"]),
+        attempt=row["attempt"],
+        host=row["host"],
+        manual=bool(row["manual"]),
+        parents=_loads_tuple(row["parents"]),
+        started_at=opt_from_us(row["started_at"]),
+        finished_at=opt_from_us(row["finished_at"]),
+        worker=row["worker"],
+        lease_token=row["lease_token"],
+        lease_expires_at=opt_from_us(row["lease_expires_at"]),
+        cancel_requested=bool(row["cancel_requested"]),
+        result=loads(row["result"]),
+        error=row["error"],
+        traceback=row["traceback"],
+        log=row["log"],
+        checkpoint=loads(row["checkpoint"]),
+        progress_done=row["progress_done"],
+        progress_total=row["progress_total"],
+    )
+
+
+# -- schedules -------------------------------------------------------------
+
+
+def schedule_to_row(record: ScheduleRecord) -> dict[str, Any]:
+    what = f"schedule {record.name!r}"
+    return {
+        "name": record.name,
+        "job": record.job,
+        "spec": dumps(dict(record.spec), f"spec of {what}"),
+        "created_at": to_us(record.created_at, f"created_at of {what}"),
+        "updated_at": to_us(record.updated_at, f"updated_at of {what}"),
+        "source": record.source,
+        "paused": int(record.paused),
+        "retired": int(record.retired),
+        "last_slot": opt_to_us(record.last_slot, f"last_slot of {what}"),
+        "next_due": opt_to_us(record.next_due, f"next_due of {what}"),
+        "version": record.version,
+    }
+
+
+def row_to_schedule(row: Row) -> ScheduleRecord:
+    return ScheduleRecord(
+        name=row["name"],
+        job=row["job"],
+        spec=json.loads(row["spec"]),
+        created_at=from_us(row["created_at"]),
+        updated_at=from_us(row["updated_at"]),
+        source=row["source"],
+        paused=bool(row["paused"]),
+        retired=bool(row["retired"]),
+        last_slot=opt_from_us(row["last_slot"]),
+        next_due=opt_from_us(row["next_due"]),
+        version=row["version"],
+    )
+
+
+def normalize_schedule(record: ScheduleRecord) -> ScheduleRecord:
+    """``record`` as a SQL backend would return it: UTC datetimes, a private JSON spec."""
+    return row_to_schedule(schedule_to_row(record))
+
+
+# -- named SQL -------------------------------------------------------------
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(package: str, resource: str) -> dict[str, str]:
+    """The ``-- name: x`` blocks of a packaged .sql file, by name."""
+    text = resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    parts = _NAME.split(text)
+    queries = {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    if len(queries) != len(parts) // 2:
+        raise RuntimeError(f"duplicate query name in {package}/{resource}")
+    return queries
+
+
+def split_statements(script: str, complete: Callable[[str], bool]) -> Iterator[str]:
+    """The statements of ``script``, line by line until ``complete`` says one ends.
+
+    Lets a migration run statement by statement inside the caller's
+    transaction (``executescript`` would commit first).
+    """
+    buffer: list[str] = []
+    for line in script.splitlines(keepends=True):
+        buffer.append(line)
+        text = "".join(buffer)
+        if complete(text):
+            if text.strip():
+                yield text.strip()
+            buffer = []
+    rest = "".join(buffer)
+    if rest.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in rest.splitlines()
+    ):
+        raise ValueError(f"unterminated SQL statement: {rest.strip()[:60]!r}")

@@ -1,0 +1,351 @@
+"""The store contract: the one persistence and coordination boundary.
+
+Everything above this module is written once; every backend (memory,
+SQLite, PostgreSQL, Redis) implements exactly these methods, and one
+contract test suite (tests/contract) runs unchanged against each of them.
+
+Rules every backend follows:
+
+* Every method is atomic: another process sees all of its effect or none.
+* Nothing reads the clock: time arrives as ``now`` (aware UTC).
+* Exactly-once is a constraint: ``insert_run`` inserts only if the id is
+  absent; a lease is renewed, released or finished only by the holder of
+  its token, never unconditionally.
+* Records go in and come out as the frozen dataclasses ``Run`` and
+  ``ScheduleRecord``; JSON fields round-trip unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from rota.runs import JSON, Run, RunState
+
+ScheduleSource = Literal["code", "dynamic"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """A schedule as the store keeps it.
+
+    ``spec`` is ``Schedule.to_spec()``: job, arguments, trigger and policies
+    as JSON, so any process can rebuild the schedule without the code that
+    declared it. ``last_slot``/``next_due`` are the scheduler's progress;
+    ``version`` increases on every write and guards compare-and-set.
+    """
+
+    name: str
+    job: str
+    spec: Mapping[str, JSON]
+    created_at: datetime
+    updated_at: datetime
+    source: ScheduleSource = "code"
+    paused: bool = False
+    retired: bool = False
+    last_slot: datetime | None = None
+    next_due: datetime | None = None
+    version: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Fires when due: neither paused nor retired."""
+        return not (self.paused or self.retired)
+
+    def evolve(self, **changes: Any) -> ScheduleRecord:
+        return replace(self, **changes)
+
+
+class LeaseStatus(StrEnum):
+    """What a heartbeat learns about the lease it renews."""
+
+    OK = "ok"
+    CANCEL_REQUESTED = "cancel_requested"
+    """Renewed, but an operator asked to cancel: stop the job."""
+    LOST = "lost"
+    """Not renewed: the token no longer owns the run (reclaimed, finished)."""
+
+
+class _Unset:
+    """Marker for 'argument not given' where None is a legal value."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended, as the worker reports it to ``finish_run``."""
+
+    state: RunState
+    result: JSON = None
+    error: str | None = None
+    traceback: str | None = None
+    log: str = ""
+    available_at: datetime | None = None
+    """For ``RETRYING`` and ``QUEUED`` (released): when it may be claimed again."""
+    extra: Mapping[str, JSON] = field(default_factory=dict)
+
+
+FINISH_STATES = frozenset(
+    {
+        RunState.SUCCEEDED,
+        RunState.FAILED,
+        RunState.TIMED_OUT,
+        RunState.CANCELLED,
+        RunState.RETRYING,
+        RunState.QUEUED,
+    }
+)
+
+
+class Store(ABC):
+    """The contract. Subclasses must be safe to share between threads."""
+
+    url: str = ""
+
+    def __init__(self) -> None:
+        self._activity = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the current version; idempotent.
+
+        Safe to call from many processes at once: exactly one applies each
+        migration, the others wait for it.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and threads. The store is unusable after."""
+
+    # -- schedules -------------------------------------------------------
+
+    @abstractmethod
+    def get_schedule(self, name: str) -> ScheduleRecord | None:
+        """The stored schedule named ``name``, or None."""
+
+    @abstractmethod
+    def list_schedules(
+        self,
+        *,
+        include_retired: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[ScheduleRecord]:
+        """Schedules ordered by name, those with name > ``after``, at most ``limit``."""
+
+    @abstractmethod
+    def save_schedule(
+        self, record: ScheduleRecord, *, expected_version: int | None
+    ) -> ScheduleRecord | None:
+        """Write ``record`` if the stored version is ``expected_version``.
+
+        ``expected_version=None`` means "must not exist yet" (insert).
+        On success returns the record as stored, with ``version`` one more
+        than before (1 for an insert); on conflict returns None and changes
+        nothing.
+        """
+
+    @abstractmethod
+    def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected_version: int,
+        last_slot: datetime | None,
+        next_due: datetime | None,
+    ) -> bool:
+        """Record the scheduler's progress if the version still matches.
+
+        Bumps the version. False (and no change) when another writer got
+        there first; the runs already inserted stay correct either way,
+        because their ids are deterministic.
+        """
+
+    @abstractmethod
+    def delete_schedule(self, name: str) -> bool:
+        """Remove the schedule (its runs stay, as history). False if absent."""
+
+    @abstractmethod
+    def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        """Active schedules with ``next_due <= now``, earliest first, at most ``limit``."""
+
+    @abstractmethod
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``next_due`` of any active schedule, or None."""
+
+    # -- runs: creation --------------------------------------------------
+
+    @abstractmethod
+    def insert_run(self, run: Run) -> bool:
+        """Insert ``run`` only if no run with its id exists. True if inserted.
+
+        This is the exactly-once guarantee: concurrent inserts of one id
+        from any number of processes leave exactly one row and return True
+        to exactly one caller.
+        """
+
+    def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
+        """``insert_run`` for each, in order; backends may batch it."""
+        return [self.insert_run(run) for run in runs]
+
+    # -- runs: reading ---------------------------------------------------
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with this id, or None."""
+
+    @abstractmethod
+    def list_runs(
+        self,
+        *,
+        schedule: str | None = None,
+        states: Sequence[RunState] | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Run]:
+        """Runs newest first by ``(created_at, id)``, strictly before ``before``."""
+
+    @abstractmethod
+    def active_runs(self, schedule: str) -> list[Run]:
+        """The schedule's queued, retrying and running runs (for overlap)."""
+
+    # -- runs: execution -------------------------------------------------
+
+    @abstractmethod
+    def claim_runs(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        queues: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Atomically take up to ``limit`` claimable runs for ``worker``.
+
+        Claimable: state queued or retrying, ``available_at <= now``, queue
+        in ``queues`` (all when None), and, for ``options.exclusive`` runs,
+        no other run of the same schedule running (nor another run of that
+        schedule taken in the same claim). Order: priority descending, then
+        ``available_at``, then id.
+        Each claimed run becomes running with ``attempt + 1``, a fresh
+        ``lease_token``, ``lease_expires_at = now + lease_seconds``,
+        ``started_at = now``, ``worker``, and ``cancel_requested`` false.
+        No run is ever returned to two callers.
+        """
+
+    @abstractmethod
+    def renew_lease(
+        self, run_id: str, token: str, *, now: datetime, lease_seconds: float
+    ) -> LeaseStatus:
+        """Extend the lease to ``now + lease_seconds`` if ``token`` holds it."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
+        """End the attempt held by ``token``; False (nothing changed) if not held.
+
+        ``outcome.state`` is one of ``FINISH_STATES`` (else ``ValueError``).
+        A terminal state sets ``finished_at = now``; ``RETRYING``/``QUEUED``
+        make the run claimable at ``outcome.available_at`` (``now`` when
+        None). ``QUEUED`` (work released unstarted, e.g. on shutdown) also
+        gives the attempt back: ``attempt`` goes down by one. The lease and
+        ``cancel_requested`` are cleared either way, ``worker`` is kept, and
+        result, error, traceback and log are stored.
+        """
+
+    @abstractmethod
+    def save_progress(
+        self,
+        run_id: str,
+        token: str,
+        *,
+        checkpoint: JSON = UNSET,
+        done: float | None = None,
+        total: float | None = None,
+    ) -> bool:
+        """Store a checkpoint and/or progress if ``token`` holds the lease.
+
+        A checkpoint survives retries: the next attempt reads it back.
+        """
+
+    @abstractmethod
+    def reclaim_expired(self, now: datetime) -> list[Run]:
+        """Take back running runs whose lease expired before ``now``.
+
+        Each becomes ``CANCELLED`` if a cancel was requested, else
+        ``RETRYING`` (available now) if it has attempts left
+        (``attempt < options.max_attempts``), else ``FAILED``; the error says
+        the lease expired. Returns the runs as they are after the change.
+        Safe to call from every process.
+        """
+
+    @abstractmethod
+    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+        """The earliest ``available_at`` of a claimable run, or None."""
+
+    # -- runs: control ---------------------------------------------------
+
+    @abstractmethod
+    def request_cancel(self, run_id: str, *, now: datetime) -> Run:
+        """Cancel a run: waiting/queued/retrying become cancelled at once; a
+        running one gets ``cancel_requested`` (its worker stops it at the
+        next heartbeat). A finished run is returned unchanged.
+        Raises ``RunNotFound``.
+        """
+
+    @abstractmethod
+    def requeue_run(self, run_id: str, *, now: datetime) -> Run:
+        """Queue a finished run again (operator retry), available at ``now``,
+        with attempts counted afresh (``attempt = 0``), timings, worker,
+        result, error, traceback, log and progress cleared; the checkpoint is
+        kept. Raises ``RunNotFound``, or ``IllegalTransition`` when the run is
+        not in a terminal state, or is skipped/missed (which never ran).
+        """
+
+    @abstractmethod
+    def prune_runs(self, schedule: str, keep: int) -> int:
+        """Delete the schedule's terminal runs beyond the newest ``keep``
+        terminal ones (by ``(created_at, id)``); returns how many. Active and
+        waiting runs are never pruned, nor counted.
+        """
+
+    # -- wake-ups --------------------------------------------------------
+
+    def notify(self) -> None:
+        """Tell waiters in this process (and, where the backend can, in
+        others) that schedules or runs changed.
+
+        Backends call it themselves after a write that gives someone new
+        work: a run inserted, finished, reclaimed, cancelled or requeued, a
+        schedule saved or deleted (not after claims, renewals or progress).
+        """
+        self._activity.set()
+
+    def wait_for_activity(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a ``notify``; True if woken.
+
+        The default sees only this process; backends that can hear other
+        processes (LISTEN/NOTIFY, pub/sub, SQLite's data_version) override it.
+        """
+        woke = self._activity.wait(max(0.0, timeout))
+        self._activity.clear()
+        return woke
+
+
+def check_finish_state(run_id: str, outcome: Outcome) -> None:
+    """Refuse an outcome state that ``finish_run`` does not take."""
+    if outcome.state not in FINISH_STATES:
+        allowed = ", ".join(sorted(FINISH_STATES))
+        raise ValueError(f"cannot finish run {run_id!r} as {outcome.state} (allowed: {allowed})")

@@ -1,0 +1,158 @@
+-- Named queries of the SQLite store, parsed once at import by
+-- rota.stores._codec.load_queries. Datetimes are integer microseconds (UTC).
+
+-- name: create_migrations
+CREATE TABLE IF NOT EXISTS rota_migrations (
+    version  INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL
+)
+
+-- name: applied_migrations
+SELECT version, name FROM rota_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO rota_migrations (version, name) VALUES (:version, :name)
+
+-- schedules -----------------------------------------------------------------
+
+-- name: get_schedule
+SELECT * FROM rota_schedules WHERE name = :name
+
+-- name: list_schedules
+SELECT * FROM rota_schedules
+WHERE (:include_retired OR retired = 0) AND (:after IS NULL OR name > :after)
+ORDER BY name
+LIMIT :limit
+
+-- name: insert_schedule
+INSERT INTO rota_schedules
+    (name, job, spec, created_at, updated_at, source, paused, retired,
+     last_slot, next_due, version)
+VALUES
+    (:name, :job, :spec, :created_at, :updated_at, :source, :paused, :retired,
+     :last_slot, :next_due, 1)
+ON CONFLICT (name) DO NOTHING
+
+-- name: update_schedule
+UPDATE rota_schedules SET
+    job = :job, spec = :spec, created_at = :created_at, updated_at = :updated_at,
+    source = :source, paused = :paused, retired = :retired,
+    last_slot = :last_slot, next_due = :next_due, version = version + 1
+WHERE name = :name AND version = :expected_version
+
+-- name: advance_schedule
+UPDATE rota_schedules SET last_slot = :last_slot, next_due = :next_due, version = version + 1
+WHERE name = :name AND version = :expected_version
+
+-- name: delete_schedule
+DELETE FROM rota_schedules WHERE name = :name
+
+-- name: due_schedules
+SELECT * FROM rota_schedules
+WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL AND next_due <= :now
+ORDER BY next_due, name
+LIMIT :limit
+
+-- name: next_due_at
+SELECT min(next_due) FROM rota_schedules
+WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL
+
+-- runs: creation and reading ------------------------------------------------
+
+-- name: insert_run
+INSERT INTO rota_runs
+    (id, job, state, schedule, slot, created_at, available_at, queue, priority,
+     exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
+     started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
+     result, error, traceback, log, checkpoint, progress_done, progress_total)
+VALUES
+    (:id, :job, :state, :schedule, :slot, :created_at, :available_at, :queue, :priority,
+     :exclusive, :max_attempts, :options, :args, :kwargs, :attempt, :host, :manual, :parents,
+     :started_at, :finished_at, :worker, :lease_token, :lease_expires_at, :cancel_requested,
+     :result, :error, :traceback, :log, :checkpoint, :progress_done, :progress_total)
+ON CONFLICT (id) DO NOTHING
+
+-- name: update_run
+UPDATE rota_runs SET
+    state = :state, available_at = :available_at, attempt = :attempt,
+    started_at = :started_at, finished_at = :finished_at, worker = :worker,
+    lease_token = :lease_token, lease_expires_at = :lease_expires_at,
+    cancel_requested = :cancel_requested, result = :result, error = :error,
+    traceback = :traceback, log = :log, checkpoint = :checkpoint,
+    progress_done = :progress_done, progress_total = :progress_total
+WHERE id = :id
+
+-- name: get_run
+SELECT * FROM rota_runs WHERE id = :id
+
+-- name: list_runs
+SELECT * FROM rota_runs
+WHERE (:schedule IS NULL OR schedule = :schedule)
+  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+  AND (:before_at IS NULL OR (created_at, id) < (:before_at, :before_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+
+-- name: active_runs
+SELECT * FROM rota_runs
+WHERE schedule = :schedule AND state IN ('queued', 'retrying', 'running')
+ORDER BY created_at, id
+
+-- runs: execution -----------------------------------------------------------
+
+-- name: claim_candidates
+-- In claim order, stopping where the caller has enough; exclusive runs whose
+-- schedule is running are left out here, two of one schedule in Python.
+SELECT id, schedule, exclusive FROM rota_runs INDEXED BY rota_runs_claim
+WHERE state IN ('queued', 'retrying') AND available_at <= :now
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (exclusive = 0 OR schedule IS NULL OR NOT EXISTS (
+        SELECT 1 FROM rota_runs AS other INDEXED BY rota_runs_running
+        WHERE other.schedule = rota_runs.schedule AND other.state = 'running'))
+ORDER BY priority DESC, available_at, id
+
+-- name: claim_run
+UPDATE rota_runs SET
+    state = 'running', attempt = attempt + 1, lease_token = :token,
+    lease_expires_at = :expires, started_at = :now, worker = :worker, cancel_requested = 0
+WHERE id = :id
+RETURNING *
+
+-- name: renew_lease
+UPDATE rota_runs SET lease_expires_at = :expires
+WHERE id = :id AND state = 'running' AND lease_token = :token
+RETURNING cancel_requested
+
+-- name: finish_run
+UPDATE rota_runs SET
+    state = :state, finished_at = :finished_at,
+    available_at = coalesce(:available_at, available_at),
+    attempt = max(0, attempt - :give_back),
+    lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0,
+    result = :result, error = :error, traceback = :traceback, log = :log
+WHERE id = :id AND state = 'running' AND lease_token = :token
+
+-- name: save_progress
+UPDATE rota_runs SET
+    checkpoint = CASE WHEN :set_checkpoint THEN :checkpoint ELSE checkpoint END,
+    progress_done = coalesce(:done, progress_done),
+    progress_total = coalesce(:total, progress_total)
+WHERE id = :id AND state = 'running' AND lease_token = :token
+
+-- name: expired_runs
+SELECT * FROM rota_runs INDEXED BY rota_runs_running
+WHERE state = 'running' AND lease_expires_at < :now
+ORDER BY id
+
+-- name: next_available_at
+SELECT min(available_at) FROM rota_runs INDEXED BY rota_runs_claim
+WHERE state IN ('queued', 'retrying')
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+
+-- name: prune_runs
+DELETE FROM rota_runs WHERE id IN (
+    SELECT id FROM rota_runs
+    WHERE schedule = :schedule AND state IN (SELECT value FROM json_each(:terminal))
+    ORDER BY created_at DESC, id DESC
+    LIMIT -1 OFFSET :keep
+)

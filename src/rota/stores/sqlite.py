@@ -1,0 +1,504 @@
+"""The SQLite store: the default, embedded, for one host.
+
+Safe for many threads (one connection behind a lock: SQLite takes one
+writer at a time anyway, and a Python lock hands over faster than SQLite's
+busy handler, which sleeps) and for many processes on one host (WAL, a
+30 s busy timeout, claims under the write lock via ``BEGIN IMMEDIATE``).
+Needs a local disk: file locking on network file systems is unreliable.
+
+Exactly once: the run id is the primary key and runs are inserted with
+``ON CONFLICT DO NOTHING``; a claim selects and updates inside one write
+transaction, so no two connections ever claim the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from rota.errors import ConfigurationError, StoreUnavailable
+from rota.runs import JSON, TERMINAL_STATES, Run, RunState
+from rota.stores import _codec, _rules
+from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a connection waits for another process's write lock before giving up."""
+POLL_INTERVAL = 0.05
+"""How often ``wait_for_activity`` checks for other processes' commits."""
+
+_Q = _codec.load_queries("rota.stores", "sql/sqlite/queries.sql")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_TERMINAL = json.dumps(sorted(TERMINAL_STATES))
+_SETUP = (
+    f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` of every packaged migration, in order."""
+    folder = resources.files("rota.stores").joinpath("sql/sqlite")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append((int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def path_from_url(url: str) -> Path:
+    """The database file of ``sqlite:///relative.db`` or ``sqlite:////abs/path.db``."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "sqlite":
+        raise ConfigurationError(f"not a SQLite store URL: {url!r}")
+    if ":memory:" in url or "mode=memory" in url:
+        raise ConfigurationError(
+            f"SQLite store URL {url!r} names an in-memory database, which other connections "
+            "and processes cannot see: use 'memory://' instead"
+        )
+    if parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"bad SQLite store URL {url!r}: use 'sqlite:///relative/path.db' "
+            "or 'sqlite:////absolute/path.db' (no host, no options)"
+        )
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise ConfigurationError(
+            f"SQLite store URL {url!r} names no file; use e.g. 'sqlite:///rota.db'"
+        )
+    return Path(path)
+
+
+def _refuse_unusable(path: Path) -> None:
+    """``StoreUnavailable`` naming ``path`` and why, before anything is created."""
+
+    def fail(reason: str) -> StoreUnavailable:
+        return StoreUnavailable(f"cannot open SQLite store {str(path)!r}: {reason}")
+
+    parent = path.parent
+    if path.is_dir():
+        raise fail("it is a directory; name a file inside it, e.g. 'rota.db'")
+    if not parent.exists():
+        raise fail(f"directory {str(parent)!r} does not exist; create it first")
+    if not parent.is_dir():
+        raise fail(f"{str(parent)!r} is not a directory")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise fail("permission denied (the file must be readable and writable)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # SQLite creates the -wal and -shm files next to the database.
+        raise fail(f"permission denied: cannot create files in {str(parent)!r}")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """An autocommit connection in WAL mode, or ``StoreUnavailable``; never half a file."""
+    _refuse_unusable(path)
+    existed = path.exists()
+    conn = None
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        for pragma in _SETUP:
+            conn.execute(pragma)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        if not existed:
+            for leftover in (path, path.with_name(path.name + "-wal")):
+                with suppress(OSError):
+                    leftover.unlink()
+        raise StoreUnavailable(f"cannot open SQLite store {str(path)!r}: {exc}") from exc
+    return conn
+
+
+class SQLiteStore(Store):
+    """The contract on one SQLite file (WAL mode)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
+        super().__init__()
+        self.path = Path(path).absolute()
+        self.url = url or f"sqlite:///{self.path}"
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = connect(self.path)
+        self._data_version = self._read_data_version()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """``sqlite:///relative.db`` (to the working directory) or ``sqlite:////abs.db``."""
+        return cls(path_from_url(url), url=url)
+
+    # -- plumbing --------------------------------------------------------
+
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held exclusively; SQLite errors become ``StoreUnavailable``."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreUnavailable(f"store {self.url!r} is closed")
+            try:
+                yield self._conn
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"SQLite store {str(self.path)!r}: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                if type(exc) is not sqlite3.DatabaseError:
+                    raise
+                raise StoreUnavailable(f"SQLite store {str(self.path)!r}: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: the database's one write lock, taken up front."""
+        with self._use() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _one(self, query: str, params: dict[str, Any]) -> sqlite3.Row | None:
+        with self._use() as conn:
+            # fetchall: an UPDATE … RETURNING only completes once fully stepped.
+            rows: list[sqlite3.Row] = conn.execute(_Q[query], params).fetchall()
+            return rows[0] if rows else None
+
+    def _all(self, query: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+        with self._use() as conn:
+            return conn.execute(_Q[query], params).fetchall()
+
+    def _change(self, query: str, params: dict[str, Any]) -> int:
+        with self._use() as conn:
+            return conn.execute(_Q[query], params).rowcount
+
+    # -- lifecycle -------------------------------------------------------
+
+    def migrate(self, *, target: int | None = None) -> None:
+        """Apply the packaged migrations not yet applied (up to ``target``).
+
+        Runs under the write lock: of many processes migrating at once, one
+        applies each migration and the others then find it applied.
+        """
+        known = migrations()
+        with self._write() as conn:
+            conn.execute(_Q["create_migrations"])
+            applied = {row[0] for row in conn.execute(_Q["applied_migrations"])}
+            newest = max((v for v, _, _ in known), default=0)
+            if applied and max(applied) > newest:
+                raise StoreUnavailable(
+                    f"SQLite store {str(self.path)!r} has schema version {max(applied)}, "
+                    f"newer than this rota knows ({newest}); upgrade rota"
+                )
+            for version, name, sql in known:
+                if version in applied or (target is not None and version > target):
+                    continue
+                for statement in _codec.split_statements(sql, sqlite3.complete_statement):
+                    conn.execute(statement)
+                conn.execute(_Q["record_migration"], {"version": version, "name": name})
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- schedules -------------------------------------------------------
+
+    def get_schedule(self, name: str) -> ScheduleRecord | None:
+        row = self._one("get_schedule", {"name": name})
+        return None if row is None else _codec.row_to_schedule(row)
+
+    def list_schedules(
+        self,
+        *,
+        include_retired: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[ScheduleRecord]:
+        params = {
+            "include_retired": include_retired,
+            "after": after,
+            "limit": -1 if limit is None else limit,
+        }
+        return [_codec.row_to_schedule(row) for row in self._all("list_schedules", params)]
+
+    def save_schedule(
+        self, record: ScheduleRecord, *, expected_version: int | None
+    ) -> ScheduleRecord | None:
+        row = _codec.schedule_to_row(record)
+        if expected_version is None:
+            changed = self._change("insert_schedule", row)
+        else:
+            changed = self._change("update_schedule", row | {"expected_version": expected_version})
+        if not changed:
+            return None
+        self.notify()
+        return _codec.row_to_schedule(row | {"version": (expected_version or 0) + 1})
+
+    def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected_version: int,
+        last_slot: datetime | None,
+        next_due: datetime | None,
+    ) -> bool:
+        params = {
+            "name": name,
+            "expected_version": expected_version,
+            "last_slot": _codec.opt_to_us(last_slot, "last_slot"),
+            "next_due": _codec.opt_to_us(next_due, "next_due"),
+        }
+        return self._change("advance_schedule", params) == 1
+
+    def delete_schedule(self, name: str) -> bool:
+        deleted = self._change("delete_schedule", {"name": name}) == 1
+        if deleted:
+            self.notify()
+        return deleted
+
+    def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        params = {"now": _codec.to_us(now, "now"), "limit": limit}
+        return [_codec.row_to_schedule(row) for row in self._all("due_schedules", params)]
+
+    def next_due_at(self) -> datetime | None:
+        row = self._one("next_due_at", {})
+        return None if row is None else _codec.opt_from_us(row[0])
+
+    # -- runs: creation --------------------------------------------------
+
+    def insert_run(self, run: Run) -> bool:
+        inserted = self._change("insert_run", _codec.run_to_row(run)) == 1
+        if inserted:
+            self.notify()
+        return inserted
+
+    def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
+        rows = [_codec.run_to_row(run) for run in runs]
+        with self._write() as conn:
+            inserted = [conn.execute(_Q["insert_run"], row).rowcount == 1 for row in rows]
+        if any(inserted):
+            self.notify()
+        return inserted
+
+    # -- runs: reading ---------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        row = self._one("get_run", {"id": run_id})
+        return None if row is None else _codec.row_to_run(row)
+
+    def list_runs(
+        self,
+        *,
+        schedule: str | None = None,
+        states: Sequence[RunState] | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Run]:
+        params = {
+            "schedule": schedule,
+            "states": None if states is None else json.dumps([str(s) for s in states]),
+            "before_at": None if before is None else _codec.to_us(before[0], "before"),
+            "before_id": None if before is None else before[1],
+            "limit": limit,
+        }
+        return [_codec.row_to_run(row) for row in self._all("list_runs", params)]
+
+    def active_runs(self, schedule: str) -> list[Run]:
+        return [_codec.row_to_run(r) for r in self._all("active_runs", {"schedule": schedule})]
+
+    # -- runs: execution -------------------------------------------------
+
+    def claim_runs(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        queues: Sequence[str] | None = None,
+    ) -> list[Run]:
+        now_us = _codec.to_us(now, "now")
+        params = {
+            "now": now_us,
+            "expires": now_us + round(lease_seconds * 1_000_000),
+            "worker": worker,
+        }
+        if limit <= 0:
+            return []
+        with self._write() as conn:
+            ids = self._pick(conn, now_us, limit, queues)
+            claim = _Q["claim_run"]
+            rows = [
+                conn.execute(claim, params | {"id": i, "token": _rules.new_token()}).fetchall()[0]
+                for i in ids
+            ]
+        return [_codec.row_to_run(row) for row in rows]
+
+    @staticmethod
+    def _pick(
+        conn: sqlite3.Connection, now_us: int, limit: int, queues: Sequence[str] | None
+    ) -> list[str]:
+        """Ids to claim, in claim order.
+
+        The query leaves out exclusive runs whose schedule is running; here
+        an exclusive run is also left out when this claim already took a run
+        of its schedule.
+        """
+        params = {"now": now_us, "queues": None if queues is None else json.dumps(list(queues))}
+        cursor = conn.execute(_Q["claim_candidates"], params)
+        taken: set[str] = set()
+        picked: list[str] = []
+        try:
+            for run_id, schedule, exclusive in cursor:
+                if schedule is not None:
+                    if exclusive and schedule in taken:
+                        continue
+                    taken.add(schedule)
+                picked.append(run_id)
+                if len(picked) >= limit:
+                    break
+        finally:
+            cursor.close()
+        return picked
+
+    def renew_lease(
+        self, run_id: str, token: str, *, now: datetime, lease_seconds: float
+    ) -> LeaseStatus:
+        expires = _codec.to_us(now + timedelta(seconds=lease_seconds), "now")
+        row = self._one("renew_lease", {"id": run_id, "token": token, "expires": expires})
+        if row is None:
+            return LeaseStatus.LOST
+        return LeaseStatus.CANCEL_REQUESTED if row[0] else LeaseStatus.OK
+
+    def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
+        check_finish_state(run_id, outcome)
+        changes = _rules.finish_changes(outcome, outcome.result, now)
+        params = {
+            "id": run_id,
+            "token": token,
+            "state": outcome.state.value,
+            "finished_at": _codec.opt_to_us(changes["finished_at"]),
+            "available_at": _codec.opt_to_us(changes["available_at"]),
+            "give_back": int(_rules.gives_back_attempt(outcome)),
+            "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
+            "error": outcome.error,
+            "traceback": outcome.traceback,
+            "log": outcome.log,
+        }
+        finished = self._change("finish_run", params) == 1
+        if finished:
+            self.notify()
+        return finished
+
+    def save_progress(
+        self,
+        run_id: str,
+        token: str,
+        *,
+        checkpoint: JSON = UNSET,
+        done: float | None = None,
+        total: float | None = None,
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "token": token,
+            "set_checkpoint": checkpoint is not UNSET,
+            "checkpoint": None
+            if checkpoint is UNSET
+            else _codec.dumps(checkpoint, f"checkpoint of run {run_id!r}"),
+            "done": done,
+            "total": total,
+        }
+        return self._change("save_progress", params) == 1
+
+    def reclaim_expired(self, now: datetime) -> list[Run]:
+        params = {"now": _codec.to_us(now, "now")}
+        with self._write() as conn:
+            expired = [_codec.row_to_run(r) for r in conn.execute(_Q["expired_runs"], params)]
+            reclaimed = [_rules.reclaimed(run, _codec.utc(now, "now")) for run in expired]
+            for run in reclaimed:
+                conn.execute(_Q["update_run"], _codec.run_to_row(run))
+        if reclaimed:
+            self.notify()
+        return reclaimed
+
+    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+        params = {"queues": None if queues is None else json.dumps(list(queues))}
+        row = self._one("next_available_at", params)
+        return None if row is None else _codec.opt_from_us(row[0])
+
+    # -- runs: control ---------------------------------------------------
+
+    def request_cancel(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        with self._write() as conn:
+            run = self._get_for_update(conn, run_id)
+            changed = _rules.cancelled(run, now)
+            if changed is None:
+                return run
+            conn.execute(_Q["update_run"], _codec.run_to_row(changed))
+        self.notify()
+        return changed
+
+    def requeue_run(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        with self._write() as conn:
+            run = _rules.requeued(self._get_for_update(conn, run_id), now)
+            conn.execute(_Q["update_run"], _codec.run_to_row(run))
+        self.notify()
+        return run
+
+    @staticmethod
+    def _get_for_update(conn: sqlite3.Connection, run_id: str) -> Run:
+        row = conn.execute(_Q["get_run"], {"id": run_id}).fetchone()
+        if row is None:
+            raise _rules.not_found(run_id)
+        return _codec.row_to_run(row)
+
+    def prune_runs(self, schedule: str, keep: int) -> int:
+        params = {"schedule": schedule, "keep": max(0, keep), "terminal": _TERMINAL}
+        return self._change("prune_runs", params)
+
+    # -- wake-ups --------------------------------------------------------
+
+    def wait_for_activity(self, timeout: float) -> bool:
+        """Wake on ``notify`` in this process, or on a commit by any other process.
+
+        Other processes are noticed by polling ``PRAGMA data_version`` every
+        ``POLL_INTERVAL`` seconds: one cheap read, no file-system watching.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._activity.wait(max(0.0, min(POLL_INTERVAL, remaining))):
+                self._activity.clear()
+                return True
+            if self._others_committed():
+                return True
+            if remaining <= POLL_INTERVAL:
+                return False
+
+    def _read_data_version(self) -> int:
+        with self._use() as conn:
+            version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+            return version
+
+    def _others_committed(self) -> bool:
+        version = self._read_data_version()
+        changed, self._data_version = version != self._data_version, version
+        return changed
