@@ -6,6 +6,7 @@
 # Else the standard local ports are used when a server answers there.
 # Else Debian's postgresql / redis-server are installed with apt-get and
 # private servers are started on other ports, and stopped when the tests end.
+# ROTA_TEST_PRIVATE_SERVERS=1 skips the standard ports (to check that path).
 
 _svc_dir="$ROOT/.rota-test-services"
 _svc_cleanup=()
@@ -67,14 +68,14 @@ _stop_services() {
 trap _stop_services EXIT
 
 if [ -z "${ROTA_TEST_POSTGRES_URL:-}" ]; then
-    if _port_open 127.0.0.1 5432; then
+    if [ -z "${ROTA_TEST_PRIVATE_SERVERS:-}" ] && _port_open 127.0.0.1 5432; then
         export ROTA_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/postgres"
     else
         _start_private_postgres
     fi
 fi
 if [ -z "${ROTA_TEST_REDIS_URL:-}" ]; then
-    if _port_open 127.0.0.1 6379; then
+    if [ -z "${ROTA_TEST_PRIVATE_SERVERS:-}" ] && _port_open 127.0.0.1 6379; then
         export ROTA_TEST_REDIS_URL="redis://127.0.0.1:6379/0"
     else
         _start_private_redis
