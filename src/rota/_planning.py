@@ -1,0 +1,291 @@
+"""Planning: what one schedule's slots become at ``now``. Pure functions, no clock, no store.
+
+The scheduler asks, for each due schedule, which slots of its window fire,
+which are recorded as missed and which its filters drop; these functions
+answer from the trigger, the policies and ``now`` alone, so every rule is
+unit-tested with explicit instants.
+
+The window of a due schedule is ``[next_due, now]``, less anything at or
+before ``last_slot``. ``next_due`` is always the first slot that was not yet
+considered: the first slot at or after the minute the schedule was first
+stored (so the ``rota run`` that cron starts at 12:00:01 fires the 12:00
+slot and invents nothing older), or, after a definition change, the first
+slot of the new definition.
+
+Scanning walks the window newest first with ``prev_before`` and stops when
+its budgets are spent, so a schedule that fires every second and comes back
+after a month of downtime costs a bounded number of steps, not millions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rota._policies import Policies
+from rota.jobs import Job
+from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
+from rota.triggers import Trigger
+
+MIN_DEFAULT_GRACE = timedelta(seconds=10)
+MAX_DEFAULT_GRACE = timedelta(days=1)
+ON_TIME = timedelta(seconds=60)
+"""``catch_up("none")`` fires a slot only if it is at most this late (less with a smaller grace)."""
+_TICK = timedelta(microseconds=1)
+_DEFAULTS = Policies()
+
+
+def default_grace(trigger: Trigger) -> timedelta:
+    """One period of ``trigger``, at least 10 seconds and at most one day.
+
+    The floor keeps a schedule that fires every second from missing its
+    slot whenever the loop is a moment late; the cap keeps a weekly job from
+    firing six days late after an outage.
+    """
+    return min(max(trigger.period_hint(), MIN_DEFAULT_GRACE), MAX_DEFAULT_GRACE)
+
+
+def grace_for(policies: Policies, trigger: Trigger) -> timedelta:
+    """The schedule's grace: ``policies.grace`` when set, else ``default_grace``."""
+    return policies.grace if policies.grace is not None else default_grace(trigger)
+
+
+def floor_minute(dt: datetime) -> datetime:
+    """The start of the UTC minute holding ``dt``."""
+    return dt.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def first_slot_from(trigger: Trigger, start: datetime) -> datetime | None:
+    """The first slot at or after ``start``, in UTC; None when the trigger has ended."""
+    slot = trigger.next_after(start - _TICK)
+    return None if slot is None else slot.astimezone(UTC)
+
+
+def next_slot_after(trigger: Trigger, dt: datetime) -> datetime | None:
+    """The first slot strictly after ``dt``, in UTC; None when the trigger has ended."""
+    slot = trigger.next_after(dt)
+    return None if slot is None else slot.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How much one plan may produce or look at."""
+
+    max_missed: int = 100
+    """Missed slots recorded as runs (the newest ones); older ones are only counted as 'more'."""
+    scan_limit: int = 10_000
+    """Slots looked at, newest first; older slots of the window are dropped unseen."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPlan:
+    """What happens to one schedule's window. Slots are aware UTC, oldest first."""
+
+    fire: tuple[datetime, ...] = ()
+    missed: tuple[datetime, ...] = ()
+    filtered: int = 0
+    """Slots a filter (``between``, ``when``, ``environments`` …) dropped: no run, not missed."""
+    more_missed: bool = False
+    """The window held older slots than were recorded (budget spent); they are dropped."""
+    last_slot: datetime | None = None
+    """The newest slot considered (the scheduler's new progress)."""
+    next_due: datetime | None = None
+    """When the schedule is next due; None when its trigger has ended."""
+
+
+def window_slots(
+    trigger: Trigger, *, start: datetime, after: datetime | None, now: datetime
+) -> Iterator[datetime]:
+    """Slots ``s`` with ``start <= s <= now`` and ``s > after``, newest first, in UTC."""
+    slot = trigger.prev_before(now + _TICK)
+    while slot is not None and slot >= start and (after is None or slot > after):
+        yield slot.astimezone(UTC)
+        slot = trigger.prev_before(slot)
+
+
+def plan_slots(
+    trigger: Trigger,
+    policies: Policies,
+    *,
+    start: datetime,
+    after: datetime | None,
+    now: datetime,
+    allows: Callable[[datetime], bool],
+    budget: Budget | None = None,
+) -> SlotPlan:
+    """Sort the window ``[start, now]`` (less ``<= after``) into fire, missed and filtered.
+
+    ``latest``: the newest allowed slot fires if at most ``grace`` late;
+    ``none``: likewise, within ``min(grace, 60 s)``; ``all``: each allowed
+    slot fires, the newest ``catch_up_limit`` of them, within ``grace`` only
+    when a grace was set explicitly. Every other allowed slot is missed.
+    """
+    budget = budget or Budget()
+    if start > now:
+        return SlotPlan(last_slot=after, next_due=start)
+    limit, grace = _fire_rules(trigger, policies)
+    fire: list[datetime] = []
+    missed: list[datetime] = []
+    newest: datetime | None = None
+    filtered = 0
+    more = False
+    for seen, slot in enumerate(window_slots(trigger, start=start, after=after, now=now)):
+        newest = newest or slot
+        if seen >= budget.scan_limit:
+            more = True  # older slots are left unseen
+            break
+        if not allows(slot):
+            filtered += 1
+        elif len(fire) < limit and not missed and (grace is None or now - slot <= grace):
+            fire.append(slot)
+        elif len(missed) < budget.max_missed:
+            missed.append(slot)
+        else:
+            more = True  # once a slot is missed no older one can fire: stop counting
+            break
+    return SlotPlan(
+        fire=tuple(reversed(fire)),
+        missed=tuple(reversed(missed)),
+        filtered=filtered,
+        more_missed=more,
+        last_slot=newest or after,
+        next_due=next_slot_after(trigger, now),
+    )
+
+
+def _fire_rules(trigger: Trigger, policies: Policies) -> tuple[int, timedelta | None]:
+    """(how many slots may fire, how late a slot may be; None: any)."""
+    if policies.catch_up == "all":
+        return policies.catch_up_limit, policies.grace
+    grace = grace_for(policies, trigger)
+    if policies.catch_up == "none":
+        return 1, min(grace, ON_TIME)
+    return 1, grace
+
+
+# -- runs ----------------------------------------------------------------------------
+
+
+def queue_for(queue: str, host: str | None) -> str:
+    """The queue a run goes on: ``queue``, or ``queue@host`` for a per-host run."""
+    return queue if host is None else f"{queue}@{host}"
+
+
+def jitter_delay(run_id: str, jitter: float) -> timedelta:
+    """A delay in ``[0, jitter]`` seconds, spread evenly and derived from the run id.
+
+    Derived rather than drawn, so every scheduler computes the same
+    ``available_at`` for the same run and planning stays a pure function.
+    """
+    if jitter <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(run_id.encode(), digest_size=8).digest()
+    fraction = int.from_bytes(digest, "big") / float(2**64 - 1)
+    return timedelta(seconds=jitter * fraction)
+
+
+def policy_overrides(policies: Policies) -> dict[str, Any]:
+    """The run options a schedule sets: every policy not left at its default.
+
+    A policy still at its default leaves the job's own value alone, so
+    ``@rota.job(timeout=60)`` holds unless the schedule says otherwise.
+    """
+    changes: dict[str, Any] = {"exclusive": policies.overlap in ("skip", "queue")}
+    for name in ("timeout", "retries", "backoff", "max_backoff"):
+        if getattr(policies, name) != getattr(_DEFAULTS, name):
+            changes[name] = getattr(policies, name)
+    if policies.isolated:
+        changes["isolated"] = True
+    return changes
+
+
+def run_options(policies: Policies, job: Job | None = None) -> RunOptions:
+    """The job's defaults (none when ``job`` is unknown here) overridden by the schedule's."""
+    overrides = policy_overrides(policies)
+    if job is not None:
+        return job.options(**overrides)
+    retries = overrides.pop("retries", 0)
+    return RunOptions(max_attempts=retries + 1, **overrides)
+
+
+def placement(policies: Policies, job: Job | None = None) -> tuple[str, int]:
+    """(queue, priority): the schedule's when it set them, else the job's defaults."""
+    queue, priority = policies.queue, policies.priority
+    if job is not None:
+        if queue == _DEFAULTS.queue:
+            queue = job.defaults.queue
+        if priority == _DEFAULTS.priority:
+            priority = job.defaults.priority
+    return queue, priority
+
+
+@dataclass(frozen=True, slots=True)
+class RunTemplate:
+    """Everything a schedule's runs share; ``make`` stamps one out for a slot."""
+
+    schedule: str
+    job: str
+    args: tuple[JSON, ...]
+    kwargs: Mapping[str, JSON]
+    options: RunOptions
+    queue: str = "default"
+    priority: int = 0
+    jitter: float = 0.0
+    host: str | None = None
+    """Set for ``on_each_server`` schedules: part of the id, and of the queue."""
+
+    def make(self, slot: datetime, state: RunState, now: datetime, error: str | None = None) -> Run:
+        """The run for ``slot``: queued (after its jitter) or, for a final state, finished now."""
+        run_id = run_id_for(self.schedule, slot, self.host)
+        delay = jitter_delay(run_id, self.jitter) if state is RunState.QUEUED else None
+        return Run(
+            id=run_id,
+            job=self.job,
+            state=state,
+            created_at=now,
+            available_at=slot + delay if delay is not None else slot,
+            schedule=self.schedule,
+            slot=slot,
+            args=self.args,
+            kwargs=dict(self.kwargs),
+            queue=queue_for(self.queue, self.host),
+            priority=self.priority,
+            options=self.options,
+            host=self.host,
+            finished_at=None if state is RunState.QUEUED else now,
+            error=error,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OverlapDecision:
+    """What the overlap policy makes of a tick's new runs, given the runs still active."""
+
+    insert: tuple[Run, ...]
+    cancel: tuple[str, ...] = ()
+
+
+def apply_overlap(
+    mode: str, new: list[Run], active: list[Run], *, now: datetime
+) -> OverlapDecision:
+    """Apply ``skip`` / ``queue`` / ``allow`` / ``replace`` to ``new`` queued runs.
+
+    ``active`` are the schedule's runs that were already queued or running
+    before this tick (runs sharing an id with a new one do not count: that is
+    the same slot inserted by another scheduler). Under ``skip`` the new runs
+    are recorded as skipped; ``replace`` cancels the active ones.
+    """
+    new_ids = {run.id for run in new}
+    others = [run for run in active if run.id not in new_ids]
+    if not others or mode in ("queue", "allow"):
+        return OverlapDecision(tuple(new))
+    if mode == "replace":
+        return OverlapDecision(tuple(new), tuple(run.id for run in others))
+    reason = f"skipped: run {others[0].id} of this schedule was still {others[0].state}"
+    skipped = tuple(
+        replace(run, state=RunState.SKIPPED, finished_at=now, error=reason) for run in new
+    )
+    return OverlapDecision(skipped)

@@ -1,0 +1,104 @@
+"""Settings, grouped in frozen objects. Every field has the default a newcomer wants.
+
+``Rota(config=RotaConfig(...))`` takes them all at once; the common ones
+(``store``, ``environment``, ``host``) are also keywords of ``Rota``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rota.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from rota.worker import WorkerConfig
+
+DEFAULT_ENVIRONMENT = "production"
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """How the scheduler loop turns due slots into runs."""
+
+    batch_size: int = 1000
+    """Due schedules read per tick; a full batch makes the loop tick again at once."""
+    max_missed_records: int = 100
+    """Missed slots recorded (as ``missed`` runs) per schedule and tick; older ones are dropped."""
+    scan_limit: int = 10_000
+    """Slots looked at per schedule and tick, so long downtime costs bounded work."""
+    max_wait: float = 1.0
+    """Longest sleep between ticks in seconds: how soon a change made elsewhere is seen."""
+    reclaim_interval: float = 5.0
+    """Seconds between passes that take back runs whose worker's lease lapsed."""
+    discover_interval: float = 60.0
+    """Seconds between scans for ``on_each_server`` schedules created at run time."""
+    keep_runs: int = 1000
+    """Finished runs kept per schedule; older ones are pruned."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "scan_limit", "keep_runs"):
+            _check(name, getattr(self, name), minimum=1)
+        _check("max_missed_records", self.max_missed_records, minimum=0)
+        for name in ("max_wait", "reclaim_interval", "discover_interval"):
+            _check(name, getattr(self, name), minimum=0.001)
+
+
+def _check(name: str, value: float, *, minimum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigurationError(f"invalid {name} {value!r} (must be a number >= {minimum:g})")
+
+
+def _default_worker_config() -> WorkerConfig:
+    from rota.worker import WorkerConfig  # the worker module is loaded only when needed
+
+    return WorkerConfig()
+
+
+def default_host() -> str:
+    """This machine's name, as ``on_each_server`` runs and worker names use it."""
+    return socket.gethostname() or "localhost"
+
+
+@dataclass(frozen=True)
+class RotaConfig:
+    """Everything ``Rota`` needs beyond its jobs and schedules.
+
+    ``store_url`` None means: ``ROTA_STORE``, else ``sqlite:///rota.db``;
+    ``environment`` None means ``ROTA_ENV``, else ``"production"``; ``host``
+    None means the machine's host name. ``keep_runs`` finished runs are kept
+    per schedule (history), older ones pruned.
+    """
+
+    store_url: str | None = None
+    environment: str | None = None
+    host: str | None = None
+    worker: WorkerConfig = field(default_factory=_default_worker_config)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    keep_runs: int = 1000
+
+    def __post_init__(self) -> None:
+        _check("keep_runs", self.keep_runs, minimum=1)
+        for name in ("store_url", "environment", "host"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigurationError(f"invalid {name} {value!r} (must be a non-empty string)")
+
+    def resolved_store_url(self) -> str:
+        """``store_url``, else ``ROTA_STORE``, else ``sqlite:///rota.db``."""
+        from rota.stores import DEFAULT_STORE_URL
+
+        return self.store_url or os.environ.get("ROTA_STORE") or DEFAULT_STORE_URL
+
+    def resolved_environment(self) -> str:
+        """``environment``, else ``ROTA_ENV``, else ``"production"``."""
+        return self.environment or os.environ.get("ROTA_ENV") or DEFAULT_ENVIRONMENT
+
+    def resolved_host(self) -> str:
+        """``host``, else the machine's host name."""
+        return self.host or default_host()
+
+
+__all__ = ["DEFAULT_ENVIRONMENT", "RotaConfig", "SchedulerConfig", "default_host"]

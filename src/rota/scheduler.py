@@ -1,0 +1,499 @@
+"""The scheduler: due slots -> runs, exactly once per slot however many schedulers run.
+
+Each tick reads the schedules due at ``now`` from the store, plans each one
+(``rota._planning``), inserts the runs under their deterministic ids, then
+records the progress with a compare-and-set. Insert first, advance second:
+a crash in between re-inserts the same ids next tick, which the store
+ignores; a lost compare-and-set only means another scheduler got there
+first, with the same runs.
+
+``on_each_server`` schedules fire once per slot *per host*. A shared
+``last_slot`` would let one host's tick hide the slot from the others, so
+each host keeps its own progress in a record named ``"<schedule>@<host>"``
+(its spec is ``{"base": <schedule>, "host": <host>}``), and the schedule's
+own record stays dormant (``next_due`` None). A host only ever plans its
+own progress record; runs go on the queue ``"<queue>@<host>"``, which that
+host's worker always serves. Progress records are created by ``sync`` (code
+schedules) or by the scheduler itself: when it meets the schedule due, and
+every ``discover_interval`` for schedules created at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from rota._planning import (
+    Budget,
+    RunTemplate,
+    SlotPlan,
+    apply_overlap,
+    first_slot_from,
+    floor_minute,
+    next_slot_after,
+    placement,
+    plan_slots,
+    run_options,
+)
+from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
+from rota.config import SchedulerConfig, default_host
+from rota.errors import RotaError, RunNotFound, StoreUnavailable
+from rota.jobs import Job, JobRegistry
+from rota.runs import JSON, Run, RunState
+from rota.schedule import Schedule
+from rota.stores.base import ScheduleRecord, Store
+
+log = logging.getLogger("rota.scheduler")
+
+Resolve = Callable[[ScheduleRecord], Schedule]
+_PAGE = 500
+
+
+# -- per-host progress records -------------------------------------------------------
+
+
+def host_record_name(schedule: str, host: str) -> str:
+    """The name of ``host``'s progress record for the ``on_each_server`` ``schedule``."""
+    return f"{schedule}@{host}"
+
+
+def host_record_of(record: ScheduleRecord) -> tuple[str, str] | None:
+    """(schedule, host) when ``record`` is a per-host progress record, else None.
+
+    ``rota list`` and the dashboard hide these records: they are progress,
+    not schedules.
+    """
+    base, host = record.spec.get("base"), record.spec.get("host")
+    if isinstance(base, str) and isinstance(host, str):
+        return base, host
+    return None
+
+
+def is_per_host(spec: Mapping[str, JSON]) -> bool:
+    """Whether a schedule spec (``Schedule.to_spec()``) says ``on_each_server``."""
+    policies = spec.get("policies")
+    return isinstance(policies, Mapping) and policies.get("on_each_server") is True
+
+
+def new_record(
+    schedule: Schedule, now: datetime, *, source: str = "code", paused: bool = False
+) -> ScheduleRecord:
+    """The record to store for a schedule first stored at ``now``.
+
+    It counts as existing from the start of that minute: ``next_due`` is its
+    first slot at or after it. An ``on_each_server`` schedule's own record is
+    dormant (its hosts keep their own progress). Use this for schedules
+    created at run time too, so they follow the same rule.
+    """
+    created = floor_minute(now)
+    per_host = schedule.policies.on_each_server
+    return ScheduleRecord(
+        name=schedule.name,
+        job=schedule.job,
+        spec=schedule.to_spec(),
+        created_at=created,
+        updated_at=now,
+        source="dynamic" if source == "dynamic" else "code",
+        paused=paused,
+        next_due=None if per_host else first_slot_from(schedule.trigger, created),
+    )
+
+
+def restart_due(trigger: Any, record: ScheduleRecord, now: datetime) -> datetime | None:
+    """``next_due`` for a definition that changed (or came back) at ``now``.
+
+    The new definition counts from the start of the current minute, so a
+    slot the old one never had is not caught up; nothing at or before
+    ``last_slot`` fires again.
+    """
+    start = floor_minute(now)
+    if record.last_slot is not None and record.last_slot >= start:
+        return next_slot_after(trigger, record.last_slot)
+    return first_slot_from(trigger, start)
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick (or several, added up) did. Counts only what this scheduler inserted."""
+
+    due: int = 0
+    """Due schedule records read from the store."""
+    fired: int = 0
+    missed: int = 0
+    skipped: int = 0
+    """Runs recorded as skipped because the previous run was still active (overlap skip)."""
+    cancelled: int = 0
+    """Active runs asked to stop by overlap ``replace``."""
+    filtered: int = 0
+    """Slots a filter dropped (no run)."""
+    left: int = 0
+    """Due records not planned here: another host's progress, or a schedule that fails to load."""
+    full: bool = False
+    """The tick read a full batch: more may be due."""
+    runs: tuple[Run, ...] = field(default=(), repr=False)
+    """The runs this tick inserted (queued, skipped and missed)."""
+
+    def __add__(self, other: TickReport) -> TickReport:
+        counts: dict[str, Any] = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name not in ("full", "runs")
+        }
+        return TickReport(**counts, full=self.full or other.full, runs=self.runs + other.runs)
+
+
+# -- the scheduler ----------------------------------------------------------------------------
+
+
+class Scheduler:
+    """Turns due slots into runs. Safe to run any number of instances against one store.
+
+    ``resolve`` rebuilds the ``Schedule`` behind a stored record (the app's
+    code object for code schedules, ``Schedule.from_spec`` otherwise) and may
+    raise a ``RotaError``: that schedule is then left due, logged once, and
+    retried every tick. ``jobs`` supplies each job's default options.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        resolve: Resolve,
+        *,
+        config: SchedulerConfig | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        host: str | None = None,
+        environment: str | None = None,
+        jobs: JobRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.resolve = resolve
+        self.config = config or SchedulerConfig()
+        self.clock = clock
+        self.host = host or default_host()
+        self.environment = environment
+        self.jobs = jobs
+        self._budget = Budget(self.config.max_missed_records, self.config.scan_limit)
+        self._left: set[str] = set()
+        self._logged: set[tuple[str, int]] = set()
+
+    # -- one tick ------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs."""
+        now = self.clock.now() if now is None else now
+        due = self.store.due_schedules(now, self.config.batch_size)
+        self._left = set()
+        report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
+        for record in due:
+            report += self._process_safely(record, now)
+        if report.runs:
+            self.store.notify()
+        return report
+
+    def _process_safely(self, record: ScheduleRecord, now: datetime) -> TickReport:
+        """``_process``; an error of one schedule (its ``when`` callback raised) is
+        logged and leaves that schedule due, without stopping the others."""
+        try:
+            return self._process(record, now)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception(
+                "planning schedule %r failed",
+                record.name,
+                extra={"event": "schedule.error", "schedule": record.name},
+            )
+            return self._leave(record)
+
+    def _process(self, record: ScheduleRecord, now: datetime) -> TickReport:
+        per_host = host_record_of(record)
+        if per_host is not None:
+            return self._process_host_record(record, *per_host, now)
+        schedule = self._load(record)
+        if schedule is None:
+            return self._leave(record)
+        if schedule.policies.on_each_server:
+            self.ensure_host_record(record, schedule, now)
+            self.store.advance_schedule(
+                record.name,
+                expected_version=record.version,
+                last_slot=record.last_slot,
+                next_due=None,
+            )
+            return TickReport()
+        return self._fire(record, record.name, schedule, now, host=None)
+
+    def _process_host_record(
+        self, record: ScheduleRecord, base_name: str, host: str, now: datetime
+    ) -> TickReport:
+        if host != self.host:
+            return self._leave(record)
+        base = self.store.get_schedule(base_name)
+        schedule = None if base is None or base.retired else self._load(base)
+        if base is not None and not base.retired and schedule is None:
+            return self._leave(record)
+        if schedule is None or not schedule.policies.on_each_server:
+            self._retire(record, now)
+            return TickReport()
+        if base is not None and base.paused:  # dormant until resumed (discover / ensure)
+            self._advance(record, record.last_slot, None)
+            return TickReport()
+        return self._fire(record, base_name, schedule, now, host=self.host)
+
+    def _leave(self, record: ScheduleRecord) -> TickReport:
+        self._left.add(record.name)
+        return TickReport(left=1)
+
+    def _load(self, record: ScheduleRecord) -> Schedule | None:
+        try:
+            return self.resolve(record)
+        except RotaError as exc:
+            if (record.name, record.version) not in self._logged:
+                self._logged.add((record.name, record.version))
+                log.error(
+                    "schedule %r cannot be loaded, so it does not fire: %s",
+                    record.name,
+                    exc,
+                    extra={"event": "schedule.unloadable", "schedule": record.name},
+                )
+            return None
+
+    # -- planning and inserting ---------------------------------------------------------------
+
+    def plan(self, progress: ScheduleRecord, schedule: Schedule, now: datetime) -> SlotPlan:
+        """Which slots of ``progress``'s window fire, are missed or filtered at ``now``."""
+        start = progress.next_due if progress.next_due is not None else now
+        return plan_slots(
+            schedule.trigger,
+            schedule.policies,
+            start=start,
+            after=progress.last_slot,
+            now=now,
+            allows=lambda slot: schedule.allows(slot, self.environment),
+            budget=self._budget,
+        )
+
+    def _fire(
+        self,
+        progress: ScheduleRecord,
+        name: str,
+        schedule: Schedule,
+        now: datetime,
+        *,
+        host: str | None,
+    ) -> TickReport:
+        plan = self.plan(progress, schedule, now)
+        template = self._template(name, schedule, host)
+        queued = [template.make(slot, RunState.QUEUED, now) for slot in plan.fire]
+        reason = f"missed: no scheduler ran in time (catch-up {schedule.policies.catch_up!r})"
+        missed = [template.make(slot, RunState.MISSED, now, reason) for slot in plan.missed]
+        decision = apply_overlap(
+            schedule.policies.overlap, queued, self._active(name, host, queued), now=now
+        )
+        cancelled = self._cancel(decision.cancel, now)
+        runs = [*missed, *decision.insert]
+        inserted = [run for run, ok in zip(runs, self.store.insert_runs(runs), strict=True) if ok]
+        self._advance(progress, plan.last_slot, plan.next_due)
+        if any(run.state.is_terminal for run in inserted):
+            self.store.prune_runs(name, self.config.keep_runs)
+        return _report(inserted, plan.filtered, cancelled)
+
+    def _template(self, name: str, schedule: Schedule, host: str | None) -> RunTemplate:
+        job = self._job(schedule.job)
+        queue, priority = placement(schedule.policies, job)
+        return RunTemplate(
+            schedule=name,
+            job=schedule.job,
+            args=schedule.args,
+            kwargs=schedule.kwargs,
+            options=run_options(schedule.policies, job),
+            queue=queue,
+            priority=priority,
+            jitter=schedule.policies.jitter,
+            host=host,
+        )
+
+    def _job(self, name: str) -> Job | None:
+        if self.jobs is None or name not in self.jobs:
+            return None
+        return self.jobs.get(name)
+
+    def _active(self, name: str, host: str | None, new: Sequence[Run]) -> list[Run]:
+        if not new:
+            return []
+        return [run for run in self.store.active_runs(name) if run.host == host]
+
+    def _cancel(self, run_ids: Sequence[str], now: datetime) -> int:
+        for run_id in run_ids:
+            with contextlib.suppress(RunNotFound):  # pruned meanwhile: nothing to stop
+                self.store.request_cancel(run_id, now=now)
+        return len(run_ids)
+
+    def _advance(
+        self, record: ScheduleRecord, last_slot: datetime | None, next_due: datetime | None
+    ) -> bool:
+        return self.store.advance_schedule(
+            record.name, expected_version=record.version, last_slot=last_slot, next_due=next_due
+        )
+
+    def _retire(self, record: ScheduleRecord, now: datetime) -> None:
+        retired = record.evolve(retired=True, next_due=None, updated_at=now)
+        self.store.save_schedule(retired, expected_version=record.version)
+
+    # -- per-host progress ------------------------------------------------------------------------
+
+    def ensure_host_record(self, base: ScheduleRecord, schedule: Schedule, now: datetime) -> None:
+        """Make sure this host keeps progress for the ``on_each_server`` schedule ``base``.
+
+        A new record counts from the start of the current minute; a dormant
+        one (its schedule was paused) wakes up and catches up per policy; a
+        retired one comes back as new.
+        """
+        if not base.active:
+            return
+        name = host_record_name(base.name, self.host)
+        current = self.store.get_schedule(name)
+        if current is None:
+            record = ScheduleRecord(
+                name=name,
+                job=base.job,
+                spec={"base": base.name, "host": self.host},
+                created_at=floor_minute(now),
+                updated_at=now,
+                source=base.source,
+                next_due=first_slot_from(schedule.trigger, floor_minute(now)),
+            )
+            self.store.save_schedule(record, expected_version=None)
+        elif current.retired:
+            woken = current.evolve(
+                retired=False, updated_at=now, next_due=restart_due(schedule.trigger, current, now)
+            )
+            self.store.save_schedule(woken, expected_version=current.version)
+        elif current.next_due is None:  # dormant: catch up from where it stopped
+            after = current.last_slot
+            due = (
+                first_slot_from(schedule.trigger, current.created_at)
+                if after is None
+                else next_slot_after(schedule.trigger, after)
+            )
+            if due is not None:
+                self._advance(current, after, due)
+
+    def discover(self, now: datetime | None = None) -> None:
+        """Ensure this host's progress record for every active ``on_each_server`` schedule."""
+        now = self.clock.now() if now is None else now
+        after: str | None = None
+        while True:
+            page = self.store.list_schedules(after=after, limit=_PAGE)
+            for record in page:
+                if record.active and is_per_host(record.spec) and not host_record_of(record):
+                    schedule = self._load(record)
+                    if schedule is not None:
+                        self.ensure_host_record(record, schedule, now)
+            if len(page) < _PAGE:
+                return
+            after = page[-1].name
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Tick, then sleep until the next slot is due or something changes, until ``stop``.
+
+        Wakes exactly at the next ``next_due`` (never rounded), at the
+        latest after ``max_wait`` so schedules changed elsewhere are seen;
+        takes back lapsed leases every ``reclaim_interval``. A store error is
+        logged and retried after ``max_wait``: the loop never dies of one.
+        """
+        chores = _Chores(self)
+        while not stop.is_set():
+            try:
+                chores.run_due()
+                wait = self.seconds_to_wait(self.tick())
+            except Exception:
+                log.exception("scheduler tick failed", extra={"event": "scheduler.error"})
+                wait = self.config.max_wait
+            if not stop.is_set():
+                self._sleep(stop, wait)
+
+    def seconds_to_wait(self, report: TickReport) -> float:
+        """How long the loop may sleep after ``report``: until the next slot, capped."""
+        if report.full:
+            return 0.0
+        now = self.clock.now()
+        due = self.next_wake(now)
+        if due is None:
+            return self.config.max_wait
+        return min(max((due - now).total_seconds(), 0.0), self.config.max_wait)
+
+    def next_wake(self, now: datetime, *, horizon: datetime | None = None) -> datetime | None:
+        """When the next record this scheduler would plan is due (perhaps already), or None.
+
+        Records the last tick left alone (another host's progress, a schedule
+        that fails to load) stay due; they are looked past, up to ``horizon``
+        (default ``now + max_wait``).
+        """
+        due = self.store.next_due_at()
+        if due is None or due > now or not self._left:
+            return due
+        horizon = horizon or now + timedelta(seconds=self.config.max_wait)
+        ahead = self.store.due_schedules(horizon, self.config.batch_size)
+        dues = [r.next_due for r in ahead if r.name not in self._left and r.next_due is not None]
+        return min(dues, default=None)
+
+    def _sleep(self, stop: threading.Event, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if isinstance(self.clock, SystemClock):
+            self.store.wait_for_activity(seconds)
+        else:  # a test clock moves by hand: poll it rather than sleep on real time
+            self.clock.wait(stop, seconds)
+
+
+class _Chores:
+    """Periodic work of the loop, on the clock's monotonic time."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.next_reclaim = self.next_discover = scheduler.clock.monotonic()
+
+    def run_due(self) -> None:
+        s = self.scheduler
+        tick = s.clock.monotonic()
+        if tick >= self.next_reclaim:
+            s.store.reclaim_expired(s.clock.now())
+            self.next_reclaim = tick + s.config.reclaim_interval
+        if tick >= self.next_discover:
+            s.discover()
+            self.next_discover = tick + s.config.discover_interval
+
+
+def _report(inserted: list[Run], filtered: int, cancelled: int) -> TickReport:
+    states = [run.state for run in inserted]
+    return TickReport(
+        fired=states.count(RunState.QUEUED),
+        missed=states.count(RunState.MISSED),
+        skipped=states.count(RunState.SKIPPED),
+        cancelled=cancelled,
+        filtered=filtered,
+        runs=tuple(inserted),
+    )
+
+
+__all__ = [
+    "Scheduler",
+    "SchedulerConfig",
+    "TickReport",
+    "host_record_name",
+    "host_record_of",
+    "is_per_host",
+    "new_record",
+    "restart_due",
+]
