@@ -1,0 +1,604 @@
+"""The worker: claims queued runs from the store and executes them.
+
+Two ways to drive it. ``run_pending()`` executes what is claimable now and
+returns (``rota run``, tests). ``start()``/``stop()`` keep a loop thread
+claiming as capacity frees up (``rota work``, ``rota worker``).
+
+Either way a monitor thread renews the lease of every held run each
+``heartbeat_seconds`` and enforces timeouts. Sync jobs run in a thread pool
+(or inline, in ``run_pending`` with ``concurrency=1``), async jobs on one
+event loop owned by the worker, isolated jobs in a child process, shell
+jobs in their own process group. At most ``concurrency`` jobs execute at
+once, counting a timed-out sync job whose thread has not returned yet: a
+thread cannot be killed, and pretending its slot is free would let threads
+pile up without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from rota import _execution as ex_
+from rota._attempt import Attempts
+from rota._execution import Execution, StoreChannel
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.errors import ConfigurationError, JobNotFound
+from rota.jobs import Job, JobRegistry
+from rota.runs import Run, RunState
+from rota.stores.base import LeaseStatus, Outcome, Store
+
+log = logging.getLogger("rota.worker")
+
+_EVENTS: dict[RunState, tuple[str, int]] = {
+    RunState.SUCCEEDED: ("run.succeeded", logging.INFO),
+    RunState.FAILED: ("run.failed", logging.ERROR),
+    RunState.RETRYING: ("run.retrying", logging.WARNING),
+    RunState.TIMED_OUT: ("run.timed_out", logging.ERROR),
+    RunState.CANCELLED: ("run.cancelled", logging.INFO),
+    RunState.QUEUED: ("run.released", logging.INFO),
+}
+_PRUNE_INTERVAL = 60.0
+_CLAIM_AHEAD = 32
+"""Runs claimed ahead of the runners while jobs are quick (fewer, larger claims)."""
+_FAST_RUN = 0.005
+"""Seconds per run below which a job counts as quick."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How a worker claims and executes. Every field has a production default."""
+
+    concurrency: int = 4
+    """Jobs executing at once."""
+    lease_seconds: float = 30.0
+    """How long a claim lasts without a heartbeat; a dead worker's runs come back after it."""
+    heartbeat_seconds: float = 5.0
+    """How often held leases are renewed (and cancels noticed)."""
+    queues: tuple[str, ...] | None = None
+    """Queues to take runs from; None for all."""
+    max_log_bytes: int = 64 * 1024
+    """Captured log and output kept per run (the tail)."""
+    idle_poll_seconds: float = 1.0
+    """Longest sleep between looks at the store when nothing wakes the worker."""
+    shutdown_timeout: float = 30.0
+    """Real seconds ``stop()`` lets running jobs finish before releasing their runs."""
+    keep_runs: int = 1000
+    """Finished runs kept per schedule; older ones are pruned (at most once a minute)."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError(f"concurrency must be at least 1, got {self.concurrency}")
+        if not 0 < self.heartbeat_seconds < self.lease_seconds:
+            raise ConfigurationError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be positive and shorter"
+                f" than lease_seconds ({self.lease_seconds})"
+            )
+        if self.idle_poll_seconds <= 0 or self.shutdown_timeout < 0 or self.keep_runs < 0:
+            raise ConfigurationError(
+                "idle_poll_seconds must be positive; shutdown_timeout and keep_runs not negative"
+            )
+
+
+class Worker:
+    """Executes the runs of registered jobs that it claims from ``store``."""
+
+    def __init__(
+        self,
+        store: Store,
+        jobs: JobRegistry,
+        *,
+        config: WorkerConfig | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.config = config or WorkerConfig()
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._held: dict[str, Execution] = {}
+        self._busy = 0
+        self._stopping = threading.Event()
+        self._stopped = False
+        self._poke = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._monitor_halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._pending_lock = threading.Lock()
+        self._pending_thread: int | None = None
+        self._pruned: dict[str, float] = {}
+        self._rng = random.Random()
+        self._attempts = Attempts(jobs, clock, self._rng, self._event_loop)
+        self._queue: deque[Execution] = deque()
+        self._cost = math.inf
+        """Seconds per run, smoothed: below ``_FAST_RUN`` the worker claims ahead."""
+
+    # -- public ----------------------------------------------------------
+
+    def run_pending(self, *, until: datetime | None = None) -> list[Run]:
+        """Execute every run claimable now, then return them as finally stored.
+
+        Keeps claiming while runs become claimable (a retry with no
+        backoff, a run another process queued meanwhile). With ``until``,
+        also waits (on the clock) for runs that become claimable before
+        ``until``, such as retries after their backoff; with a ``FakeClock``
+        something must advance the clock meanwhile.
+        """
+        if self._thread is not None:
+            raise RuntimeError("run_pending() cannot be used while the worker is started")
+        if not self._pending_lock.acquire(blocking=False):
+            raise RuntimeError("run_pending() is already running in another thread")
+        ids: list[str] = []
+        try:
+            if self._stopped:
+                return []
+            self._pending_thread = threading.get_ident()
+            self._start_monitor()
+            self._reclaim()
+            self._pass(ids, until)
+            self._release(lambda ex: ex.started is None)  # stopped by a signal meanwhile
+        finally:
+            self._pending_thread = None
+            if not self._stopped:
+                self._stop_monitor()
+            self._pending_lock.release()
+        runs = (self.store.get_run(run_id) for run_id in dict.fromkeys(ids))
+        return [run for run in runs if run is not None]
+
+    def start(self) -> None:
+        """Claim and execute in the background until ``stop()``."""
+        if self._stopped:
+            raise RuntimeError("this worker was stopped; create a new one")
+        if self._thread is not None:
+            raise RuntimeError("the worker is already started")
+        self._start_monitor()
+        self._thread = threading.Thread(target=self._serve, name="rota-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, timeout: float | None = None) -> None:
+        """Stop claiming; let running jobs finish for up to ``timeout`` real seconds
+        (default ``config.shutdown_timeout``), then ask them to stop and release
+        their runs back to the queue for another worker. Idempotent; final.
+
+        Called on the thread that is inside ``run_pending`` (a signal
+        handler), it only stops further claims and returns at once.
+        """
+        self._stopping.set()
+        if self._pending_thread == threading.get_ident():
+            return
+        with self._changed:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._changed.notify_all()
+        self.store.notify()
+        if self._thread is not None:
+            self._thread.join()
+        self._release(lambda ex: ex.started is None)
+        wait = self.config.shutdown_timeout if timeout is None else timeout
+        with self._changed:
+            self._changed.wait_for(lambda: not self._held, timeout=wait)
+        self._release(lambda ex: True)
+        self._shutdown_resources()
+
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._thread is not None and not self._stopped
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- claiming --------------------------------------------------------
+
+    def _pass(self, ids: list[str], until: datetime | None) -> None:
+        inline = self.config.concurrency == 1
+        while not self._stopping.is_set():
+            claimed = self._refill(ids)
+            if self._dispatch(inline=inline) or claimed:
+                continue
+            with self._changed:
+                if self._held:
+                    self._changed.wait(self.config.idle_poll_seconds)
+                    continue
+            if self._room() <= 0 or not self._wait_for_next(until):
+                return
+
+    def _wait_for_next(self, until: datetime | None) -> bool:
+        if until is None:
+            return False
+        now = self.clock.now()
+        upcoming = self.store.next_available_at(self.config.queues)
+        if now >= until or upcoming is None or upcoming > until:
+            return False
+        delay = (upcoming - now).total_seconds()
+        if delay <= 0:  # claimable but not for us (exclusive): look again shortly
+            delay = min(self.config.idle_poll_seconds, (until - now).total_seconds())
+        self.clock.wait(self._stopping, delay)
+        return True
+
+    def _serve(self) -> None:
+        reclaim_at = self.clock.monotonic()
+        while not self._stopping.is_set():
+            try:
+                if self.clock.monotonic() >= reclaim_at:
+                    self._reclaim()
+                    reclaim_at = self.clock.monotonic() + self.config.heartbeat_seconds
+                claimed = self._refill()
+                if self._dispatch(inline=False) or claimed:
+                    continue
+                if self._room() > 0:
+                    self.store.wait_for_activity(self._idle_timeout())
+                else:
+                    with self._changed:
+                        self._changed.wait_for(
+                            lambda: self._busy < self.config.concurrency or self._stopped,
+                            self.config.idle_poll_seconds,
+                        )
+            except Exception:
+                log.exception("worker loop error", extra={"event": "worker.error"})
+                self.clock.wait(self._stopping, self.config.idle_poll_seconds)
+
+    def _idle_timeout(self) -> float:
+        idle = self.config.idle_poll_seconds
+        upcoming = self.store.next_available_at(self.config.queues)
+        if upcoming is None:
+            return idle
+        delay = (upcoming - self.clock.now()).total_seconds()
+        return idle if delay <= 0 else min(idle, delay)
+
+    def _room(self) -> int:
+        with self._lock:
+            return self.config.concurrency - self._busy
+
+    def _reclaim(self) -> None:
+        try:
+            for run in self.store.reclaim_expired(self.clock.now()):
+                log.warning(
+                    "run %s of %s: lease expired, now %s",
+                    run.id,
+                    run.job,
+                    run.state,
+                    extra={"event": "run.reclaimed", "run_id": run.id},
+                )
+        except Exception:
+            log.exception("reclaiming expired leases failed", extra={"event": "worker.error"})
+
+    def _claim(self, limit: int) -> list[Execution]:
+        runs = self.store.claim_runs(
+            worker=self.name,
+            now=self.clock.now(),
+            limit=limit,
+            lease_seconds=self.config.lease_seconds,
+            queues=self.config.queues,
+        )
+        beat = self.clock.monotonic() + self.config.heartbeat_seconds
+        batch = [
+            Execution(
+                run,
+                self._job(run),
+                StoreChannel(self.store, run, self.clock),
+                self.config.max_log_bytes,
+                beat,
+            )
+            for run in runs
+        ]
+        with self._lock:
+            for execution in batch:
+                self._held[execution.run.id] = execution
+        for run in runs:
+            log.debug(
+                "run %s of %s claimed (attempt %d)",
+                run.id,
+                run.job,
+                run.attempt,
+                extra={"event": "run.claimed", "run_id": run.id},
+            )
+        return batch
+
+    def _job(self, run: Run) -> Job | None:
+        try:
+            return self.jobs.get(run.job)
+        except JobNotFound:
+            return None
+
+    # -- executing -------------------------------------------------------
+
+    def _refill(self, ids: list[str] | None = None) -> int:
+        """Claim what the runners will need next; how many runs were claimed."""
+        with self._lock:
+            room = self.config.concurrency - self._busy
+            queued = len(self._queue)
+        if self._cost < _FAST_RUN:  # quick jobs: claim ahead, in batches
+            want = _CLAIM_AHEAD - queued if queued <= _CLAIM_AHEAD // 2 else 0
+        else:  # slow jobs: never hold a run another worker could start sooner
+            want = room - queued
+        if want <= 0:
+            return 0
+        batch = self._claim(want)
+        with self._lock:
+            self._queue.extend(batch)
+        if ids is not None:
+            ids.extend(execution.run.id for execution in batch)
+        return len(batch)
+
+    def _dispatch(self, *, inline: bool) -> bool:
+        """Start runners for the queued runs while there is room; True if any started.
+
+        Inline, the calling thread is the one runner: no thread hop for
+        ``run_pending`` with ``concurrency=1``.
+        """
+        with self._lock:
+            count = min(self.config.concurrency - self._busy, len(self._queue))
+            if count <= 0:
+                return False
+            self._busy += count
+        if inline:
+            self._runner()
+            return True
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.config.concurrency, thread_name_prefix=f"rota-job-{self.name}"
+            )
+        for _ in range(count):
+            self._executor.submit(self._runner)
+        return True
+
+    def _runner(self) -> None:
+        """Execute queued runs one after another until the queue is empty.
+
+        A runner is one unit of concurrency: it stays counted while its job
+        runs, even past a timeout, until the job's thread really returns.
+        """
+        try:
+            while not self._stopping.is_set():
+                with self._lock:
+                    if not self._queue:
+                        return
+                    execution = self._queue.popleft()
+                started = time.perf_counter()
+                self._drive(execution)
+                cost = time.perf_counter() - started
+                self._cost = cost if self._cost == math.inf else 0.8 * self._cost + 0.2 * cost
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify_all()
+
+    def _drive(self, execution: Execution) -> None:
+        try:
+            if not execution.begin(self.clock.monotonic()):
+                return
+            if execution.deadline is not None:
+                self._poke.set()
+            outcome = self._attempts.execute(execution)
+            if not self._conclude(execution, outcome):
+                log.info(
+                    "run %s of %s ended as %s after it was decided; result discarded",
+                    execution.run.id,
+                    execution.run.job,
+                    outcome.state,
+                    extra={"event": "run.late_result", "run_id": execution.run.id},
+                )
+        except Exception as exc:  # a bug in rota, not in the job: still end the attempt
+            log.exception("executing run %s failed", execution.run.id)
+            error, tb = ex_.describe_exception(exc)
+            self._conclude(execution, ex_.refused(f"internal error: {error}", tb))
+
+    # -- deciding --------------------------------------------------------
+
+    def _conclude(self, execution: Execution, outcome: Outcome) -> bool:
+        if not execution.decide():
+            return False
+        self._record(execution, outcome)
+        return True
+
+    def _record(self, execution: Execution, outcome: Outcome | None) -> None:
+        """Write the decided outcome (None: the lease was lost, write nothing)."""
+        run = execution.run
+        try:
+            if outcome is None:
+                self._log_lost(run, "the lease was taken back; outcome discarded")
+                return
+            execution.channel.flush()
+            if self.store.finish_run(run.id, execution.token, outcome, now=self.clock.now()):
+                self._log_outcome(run, outcome)
+                self._prune(run.schedule)
+            else:
+                self._log_lost(run, f"finishing as {outcome.state} was refused")
+        except Exception:
+            log.exception("recording the outcome of run %s failed", run.id)
+        finally:
+            with self._changed:
+                self._held.pop(run.id, None)
+                self._changed.notify_all()
+
+    def _time_out(self, execution: Execution) -> None:
+        if not execution.decide():
+            return
+        message = ex_.timeout_message(execution.run)
+        execution.request_stop("timeout", message)
+        outcome = ex_.attempt_failed(
+            execution.run,
+            f"JobTimeout: {message}",
+            log=execution.log.text(),
+            now=self.clock.now(),
+            rng=self._rng,
+            final=RunState.TIMED_OUT,
+        )
+        self._record(execution, outcome)
+
+    def _heartbeat(self, execution: Execution) -> None:
+        run = execution.run
+        try:
+            status = self.store.renew_lease(
+                run.id,
+                execution.token,
+                now=self.clock.now(),
+                lease_seconds=self.config.lease_seconds,
+            )
+        except Exception:
+            log.exception("renewing the lease of run %s failed", run.id)
+            return
+        if status is LeaseStatus.OK or not execution.decide():
+            return
+        if status is LeaseStatus.LOST:
+            execution.request_stop("lease_lost", f"run {run.id!r} was taken from this worker")
+            self._record(execution, None)
+            return
+        execution.request_stop("cancel", f"run {run.id!r} was cancelled")
+        outcome = Outcome(
+            state=RunState.CANCELLED,
+            error="RunCancelled: cancelled while running",
+            log=execution.log.text(),
+        )
+        self._record(execution, outcome)
+
+    def _release(self, which: Callable[[Execution], bool]) -> None:
+        """Give held runs back to the queue (shutdown): QUEUED, available now."""
+        with self._lock:
+            chosen = [e for e in self._held.values() if which(e)]
+            self._queue = deque(e for e in self._queue if e not in chosen)
+        for execution in chosen:
+            if execution.decide():
+                execution.request_stop("shutdown", "the worker is shutting down")
+                execution.log.write_text("[rota: released, the worker shut down first]\n")
+                outcome = Outcome(
+                    state=RunState.QUEUED,
+                    available_at=self.clock.now(),
+                    log=execution.log.text(),
+                )
+                self._record(execution, outcome)
+
+    def _prune(self, schedule: str | None) -> None:
+        if schedule is None or not self.config.keep_runs:
+            return
+        now = self.clock.monotonic()
+        with self._lock:
+            last = self._pruned.get(schedule)
+            if last is not None and now - last < _PRUNE_INTERVAL:
+                return
+            self._pruned[schedule] = now
+        self.store.prune_runs(schedule, self.config.keep_runs)
+
+    # -- monitor: heartbeats and deadlines ---------------------------------
+
+    def _start_monitor(self) -> None:
+        self._monitor_halt.clear()
+        self._monitor = threading.Thread(target=self._watch, name="rota-monitor", daemon=True)
+        self._monitor.start()
+
+    def _stop_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor_halt.set()
+            self._poke.set()
+            self._monitor.join()
+            self._monitor = None
+
+    def _watch(self) -> None:
+        while not self._monitor_halt.is_set():
+            self._poke.clear()
+            try:
+                wake = self._tick()
+            except Exception:  # keep heartbeating whatever one run did
+                log.exception("worker monitor error", extra={"event": "worker.error"})
+                wake = self.clock.monotonic() + self.config.idle_poll_seconds
+            self.clock.wait(self._poke, max(0.0, wake - self.clock.monotonic()))
+
+    def _tick(self) -> float:
+        """Renew due leases, time out overdue runs; returns when to look again."""
+        now = self.clock.monotonic()
+        wake = now + self.config.heartbeat_seconds
+        with self._lock:
+            held = list(self._held.values())
+        for execution in held:
+            deadline = execution.deadline
+            if deadline is not None and now >= deadline:
+                self._time_out(execution)
+                continue
+            if now >= execution.next_heartbeat:
+                execution.next_heartbeat = now + self.config.heartbeat_seconds
+                self._heartbeat(execution)
+            wake = min(wake, execution.next_heartbeat)
+            if deadline is not None:
+                wake = min(wake, deadline)
+        return wake
+
+    # -- resources -------------------------------------------------------
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="rota-worker-loop", daemon=True
+                )
+                thread.start()
+                self._loop, self._loop_thread = loop, thread
+            return self._loop
+
+    def _shutdown_resources(self) -> None:
+        self._stop_monitor()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        loop, thread = self._loop, self._loop_thread
+        if loop is not None and thread is not None:
+            with contextlib.suppress(Exception):  # asyncio.to_thread's pool, if a job used it
+                drained = asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop)
+                drained.result(timeout=5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=5)
+            if not thread.is_alive():
+                loop.close()
+
+    def _log_outcome(self, run: Run, outcome: Outcome) -> None:
+        event, level = _EVENTS[outcome.state]
+        log.log(
+            level,
+            "run %s of %s %s%s",
+            run.id,
+            run.job,
+            outcome.state,
+            f": {outcome.error}" if outcome.error else "",
+            extra={"event": event, "run_id": run.id},
+        )
+
+    def _log_lost(self, run: Run, why: str) -> None:
+        log.warning(
+            "run %s of %s: lease lost, %s",
+            run.id,
+            run.job,
+            why,
+            extra={"event": "run.lease_lost", "run_id": run.id},
+        )
+
+
+__all__ = ["Worker", "WorkerConfig"]
