@@ -14,14 +14,15 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from rota import _cron_dst as dst
+from rota import _zones
 from rota._cron_days import month_length, satisfiable
 from rota._cron_describe import describe
 from rota._cron_parse import Parsed, parse
 from rota._cron_walls import MAX_YEAR, NoSlot, Walls
-from rota.errors import InvalidCron, InvalidTimezone, NaiveDatetime, did_you_mean
+from rota.errors import InvalidCron, NaiveDatetime
 
 __all__ = ["Cron"]
 
@@ -35,29 +36,6 @@ def _compile(expression: str, seed: str | None) -> tuple[Parsed, Walls]:
             "its day-of-month, day-of-week and month fields"
         )
     return parsed, Walls(parsed)
-
-
-@lru_cache(maxsize=256)
-def _zone_named(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        from zoneinfo import available_timezones  # slow: only on the error path
-
-        hint = did_you_mean(name, available_timezones())
-        raise InvalidTimezone(f"unknown timezone {name!r}{hint}") from None
-
-
-def _zone(tz: object) -> ZoneInfo:
-    if isinstance(tz, ZoneInfo):
-        if tz.key is None:
-            raise InvalidTimezone("a ZoneInfo without a key cannot be stored; pass an IANA name")
-        return tz
-    if tz is UTC:
-        return _zone_named("UTC")
-    if isinstance(tz, str) and tz:
-        return _zone_named(tz)
-    raise InvalidTimezone(f"invalid timezone {tz!r} (expected an IANA name like 'Europe/Berlin')")
 
 
 def _naive(what: str) -> NoReturn:
@@ -114,7 +92,7 @@ class Cron:
     ) -> None:
         if seed is not None and not isinstance(seed, str):
             raise InvalidCron(f"seed must be a str (the schedule name), not {type(seed).__name__}")
-        zone = _zone(tz)
+        zone = _zones.zone(tz)
         parsed, walls = _compile(expression, seed)
         tod = walls.tod
         values: dict[str, object] = {
