@@ -1,0 +1,1 @@
+"""Runnable examples: ``./scripts/example`` starts ``examples.app``."""
