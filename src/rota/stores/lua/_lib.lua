@@ -1,0 +1,118 @@
+-- Shared by every rota script: prepended to each one when it is loaded.
+--
+-- ARGV[1] is the key base "{prefix}:" (every key shares the hash tag, so a
+-- script touches one cluster slot); ARGV[2] is the TTL in seconds given to
+-- finished runs (0: none). KEYS[1] is "{prefix}:runs", which routes the
+-- script to the slot's node. Time always arrives as an argument (integer
+-- microseconds since the epoch, as decimal text): no script reads TIME.
+
+local B = ARGV[1]
+local TTL = tonumber(ARGV[2])
+
+local TERMINAL = {
+  succeeded = true, failed = true, timed_out = true, cancelled = true,
+  skipped = true, missed = true, upstream_failed = true,
+}
+local CLAIMABLE = { queued = true, retrying = true }
+local ACTIVE = { queued = true, retrying = true, running = true }
+
+local VIEW = { 'state', 'queue', 'priority', 'available_at', 'schedule', 'created_at',
+               'lease_expires_at' }
+
+local function run_key(id) return B .. 'run:' .. id end
+local function ready_key(priority, queue) return B .. 'ready:' .. priority .. ':' .. queue end
+
+-- Byte-wise "a < b", as Redis orders members; Lua's own "<" follows the locale.
+local function bytes_lt(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- The fields of a run that decide which indexes hold it; nil if absent.
+local function view(id)
+  local v = redis.call('HMGET', run_key(id), unpack(VIEW))
+  if not v[1] then return nil end
+  return { state = v[1], queue = v[2], priority = v[3], available_at = v[4],
+           schedule = v[5], created_at = v[6], lease_expires_at = v[7] }
+end
+
+local function unindex(id, r)
+  if CLAIMABLE[r.state] then
+    local key = ready_key(r.priority, r.queue)
+    redis.call('ZREM', key, id)
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('ZREM', B .. 'levels', r.priority .. ':' .. r.queue)
+    end
+  elseif r.state == 'running' then
+    redis.call('ZREM', B .. 'running', id)
+    if r.schedule and redis.call('HINCRBY', B .. 'running_sched', r.schedule, -1) <= 0 then
+      redis.call('HDEL', B .. 'running_sched', r.schedule)
+    end
+  end
+  if r.schedule then
+    if ACTIVE[r.state] then
+      redis.call('ZREM', B .. 'active:' .. r.schedule, id)
+    elseif TERMINAL[r.state] then
+      redis.call('ZREM', B .. 'done:' .. r.schedule, id)
+    end
+  end
+end
+
+local function index(id, r)
+  if CLAIMABLE[r.state] then
+    redis.call('ZADD', ready_key(r.priority, r.queue), r.available_at, id)
+    redis.call('ZADD', B .. 'levels', r.priority, r.priority .. ':' .. r.queue)
+  elseif r.state == 'running' then
+    redis.call('ZADD', B .. 'running', r.lease_expires_at or '0', id)
+    if r.schedule then redis.call('HINCRBY', B .. 'running_sched', r.schedule, 1) end
+  end
+  if r.schedule then
+    if ACTIVE[r.state] then
+      redis.call('ZADD', B .. 'active:' .. r.schedule, r.created_at, id)
+    elseif TERMINAL[r.state] then
+      redis.call('ZADD', B .. 'done:' .. r.schedule, r.created_at, id)
+    end
+  end
+end
+
+-- Set and delete fields of an existing run, bump its revision, move it
+-- between indexes, and give a finished run its TTL (or take it away).
+local function apply(id, sets, dels)
+  local key = run_key(id)
+  local old = view(id)
+  if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  redis.call('HINCRBY', key, 'rev', 1)
+  local new = view(id)
+  unindex(id, old)
+  index(id, new)
+  if TERMINAL[new.state] then
+    if TTL > 0 then redis.call('EXPIRE', key, TTL) end
+  elseif TERMINAL[old.state] then
+    redis.call('PERSIST', key)
+  end
+  return new
+end
+
+-- Reads "n, then n items" from ARGV at i; returns the items and the next index.
+local function take(i)
+  local n = tonumber(ARGV[i])
+  local items = {}
+  for j = i + 1, i + n do items[#items + 1] = ARGV[j] end
+  return items, i + n + 1
+end
+
+local function wake() redis.call('PUBLISH', B .. 'wakeup', '') end
+
+-- Records (flat HGETALL arrays) go back as one JSON text, which the client
+-- parses in C instead of reading dozens of replies per record.
+local function records(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- end of _lib.lua

@@ -1,0 +1,91 @@
+-- Take up to `limit` claimable runs: priority descending, then available_at,
+-- then id; available_at <= now; an exclusive run only while no run of its
+-- schedule is running nor taken by this claim.
+-- ARGV[3] now, [4] lease expiry, [5] worker, [6] limit, [7] -1 (every queue)
+-- or n followed by n queue names, then one fresh lease token per run to take.
+-- Returns the claimed runs as JSON: [[field, value, …], …].
+local now, expires, worker = ARGV[3], ARGV[4], ARGV[5]
+local limit = tonumber(ARGV[6])
+local allowed = nil
+local tokens_at = 8
+if tonumber(ARGV[7]) >= 0 then
+  local queues
+  queues, tokens_at = take(7)
+  allowed = {}
+  for _, q in ipairs(queues) do allowed[q] = true end
+end
+local batch = math.max(limit * 2, 32)
+
+-- One source per ready zset of a priority level: paged reads of the runs
+-- available by now, oldest first.
+local function head(s)
+  if s.pos > #s.buf then
+    if s.done then return nil end
+    local got = redis.call('ZRANGE', s.key, '-inf', now, 'BYSCORE', 'LIMIT', s.off, batch,
+                           'WITHSCORES')
+    s.buf, s.pos = {}, 1
+    for k = 1, #got, 2 do s.buf[#s.buf + 1] = { got[k], tonumber(got[k + 1]) } end
+    s.off = s.off + #s.buf
+    s.done = #s.buf < batch
+    if #s.buf == 0 then return nil end
+  end
+  return s.buf[s.pos]
+end
+
+-- The source whose head comes first by (available_at, id), or nil.
+local function first(sources)
+  local best, best_head = nil, nil
+  for _, s in ipairs(sources) do
+    local h = head(s)
+    if h and (not best_head or h[2] < best_head[2]
+              or (h[2] == best_head[2] and bytes_lt(h[1], best_head[1]))) then
+      best, best_head = s, h
+    end
+  end
+  return best, best_head
+end
+
+local picked, taken = {}, {}
+local function consider(id)
+  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive')
+  if not CLAIMABLE[f[1]] then return end
+  local schedule = f[2]
+  if schedule then
+    if f[3] == '1' and (taken[schedule]
+        or tonumber(redis.call('HGET', B .. 'running_sched', schedule) or '0') > 0) then
+      return
+    end
+    taken[schedule] = true
+  end
+  picked[#picked + 1] = id
+end
+
+local levels = redis.call('ZRANGE', B .. 'levels', '+inf', '-inf', 'BYSCORE', 'REV', 'WITHSCORES')
+local k = 1
+while k <= #levels and #picked < limit do
+  local score, sources = levels[k + 1], {}
+  while k <= #levels and levels[k + 1] == score do
+    local priority, queue = string.match(levels[k], '^(-?%d+):(.*)$')
+    if not allowed or allowed[queue] then
+      sources[#sources + 1] = { key = ready_key(priority, queue), buf = {}, pos = 1, off = 0 }
+    end
+    k = k + 2
+  end
+  while #picked < limit do
+    local s, h = first(sources)
+    if not s then break end
+    s.pos = s.pos + 1
+    consider(h[1])
+  end
+end
+
+local out = {}
+for n, id in ipairs(picked) do
+  local key = run_key(id)
+  redis.call('HINCRBY', key, 'attempt', 1)
+  local token = ARGV[tokens_at + n - 1]
+  apply(id, { 'state', 'running', 'lease_token', token, 'lease_expires_at', expires,
+              'started_at', now, 'worker', worker, 'cancel_requested', '0' }, {})
+  out[#out + 1] = redis.call('HGETALL', key)
+end
+return records(out)

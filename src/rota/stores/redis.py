@@ -1,0 +1,407 @@
+"""The Redis store: the contract on one Redis 6.2+ server.
+
+Every key starts with the hash tag ``{prefix}:`` (``?prefix=`` in the URL,
+default ``rota``), so all of a store's keys live in one cluster slot and
+every multi-key step is one Lua script (``stores/lua/*.lua``) that Redis
+runs atomically: the layout is ready for Redis Cluster (the client is not
+cluster-aware yet). The scripts get time as an argument, never ``TIME``.
+
+Keys under ``{p}:``:
+
+===================  ======  =================================================
+``run:<id>``         hash    a run (columns as in the SQL stores, plus ``rev``)
+``runs``             zset    every run id by ``created_at``
+``sched:<s>``        zset    schedule ``s``'s run ids by ``created_at``
+``active:<s>``       zset    its queued, retrying and running runs
+``done:<s>``         zset    its finished runs (what ``prune_runs`` trims)
+``ready:<pr>:<q>``   zset    claimable runs of queue ``q``, priority ``pr``, by ``available_at``
+``levels``           zset    ``<pr>:<q>`` of every ready zset, by priority
+``running``          zset    running run ids by lease expiry
+``running_sched``    hash    schedule -> number of its running runs (``exclusive``)
+``schedule:<name>``  hash    a schedule
+``schedules``        zset    every schedule name (lexicographic, for paging)
+``schedules:live``   zset    the names of schedules not retired
+``due``              zset    active schedules by ``next_due``
+``schema``           string  the data layout version
+``wakeup``           channel PUBLISHed by every write that gives someone work
+===================  ======  =================================================
+
+Finished runs get a TTL (``?ttl_days=``, default 30; 0 for none) besides
+``prune_runs``. Index entries of an expired run are dropped lazily: when a
+read meets them, and from the oldest end of the run indexes on each
+``prune_runs``.
+
+A lost connection raises ``StoreUnavailable`` naming the server; commands
+are not retried (a write whose reply was lost may have happened), and the
+next call reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.retry import Retry
+
+from rota.errors import StoreUnavailable
+from rota.runs import JSON, Run, RunState
+from rota.stores import _codec, _rules
+from rota.stores import _redis_codec as rc
+from rota.stores._redis_wakeup import Subscription, Wakeups
+from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+
+SCHEMA_VERSION = 1
+CAS_ATTEMPTS = 50
+"""Compare-and-set retries of cancel/requeue against concurrent writers."""
+_SCRIPTS = (
+    "insert_runs",
+    "claim_runs",
+    "renew_lease",
+    "finish_run",
+    "save_progress",
+    "update_runs",
+    "prune_runs",
+    "list_runs",
+    "read_index",
+    "next_available",
+    "save_schedule",
+    "advance_schedule",
+    "delete_schedule",
+)
+_Errors = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError)
+_UNAVAILABLE = frozenset(
+    {"OOM", "BUSY", "LOADING", "MASTERDOWN", "MISCONF", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN"}
+)
+"""Error codes of a server that cannot serve now (any other error is a bug: raised as is)."""
+
+
+class RedisStore(Store):
+    """The contract on one Redis database, under one key prefix."""
+
+    def __init__(self, url: str, **client_options: Any) -> None:
+        """``client_options`` go to ``redis.Redis.from_url`` (the URL's own win)."""
+        super().__init__()
+        self.url = url
+        self.options = rc.parse_url(url)
+        options = {"retry": Retry(NoBackoff(), 0), "decode_responses": True} | client_options
+        self._client: redis.Redis = redis.Redis.from_url(self.options.client_url, **options)
+        kwargs = self._client.connection_pool.connection_kwargs
+        self.where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        self._base = self.options.base
+        self._scripts = {
+            name: self._client.register_script(rc.script_text(name)) for name in _SCRIPTS
+        }
+        self._wakeups = Wakeups(self._subscription, self._base + "wakeup")
+        self._closed = threading.Event()
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """``redis://[user:pass@]host[:port][/db][?prefix=rota&ttl_days=30&…]``."""
+        return cls(url)
+
+    # -- plumbing --------------------------------------------------------
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Connection trouble (and use after ``close``) becomes ``StoreUnavailable``."""
+        if self._closed.is_set():
+            raise StoreUnavailable(f"Redis store {self.where} ({self._base}) is closed")
+        try:
+            yield
+        except _Errors as exc:
+            raise StoreUnavailable(f"Redis store at {self.where}: {exc}") from exc
+        except redis.ResponseError as exc:
+            if str(exc).split(" ", 1)[0] not in _UNAVAILABLE:
+                raise
+            raise StoreUnavailable(f"Redis store at {self.where}: {exc}") from exc
+
+    def _call(self, command: Callable[..., Any], *args: Any) -> Any:
+        with self._guard():
+            return command(*args)
+
+    def _run(self, script: str, *args: Any) -> Any:
+        """Run a script: ARGV is the key base, the TTL, then ``args``."""
+        lua: Script = self._scripts[script]
+        argv = [self._base, self.options.ttl_seconds, *args]
+        with self._guard():
+            return lua(keys=[self._base + "runs"], args=argv)
+
+    def _subscription(self) -> Subscription:
+        pubsub: Callable[[], Subscription] = self._client.pubsub
+        return pubsub()
+
+    def _runs(self, reply: str) -> list[Run]:
+        return [rc.run_from_hash(fields)[0] for fields in rc.records(reply)]
+
+    # -- lifecycle -------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Record the data layout version; refuse one newer than this rota knows.
+
+        Redis has no schema to create: keys appear as records are written.
+        """
+        key = self._base + "schema"
+        self._call(lambda: self._client.set(key, SCHEMA_VERSION, nx=True))
+        found = int(self._call(self._client.get, key) or SCHEMA_VERSION)
+        if found > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"Redis store {self.where} ({self._base}) has data layout version {found}, "
+                f"newer than this rota knows ({SCHEMA_VERSION}); upgrade rota"
+            )
+
+    def close(self) -> None:
+        self._closed.set()
+        try:
+            self._wakeups.close()
+        finally:
+            self._client.close()
+
+    # -- schedules -------------------------------------------------------
+
+    def get_schedule(self, name: str) -> ScheduleRecord | None:
+        fields = self._call(self._client.hgetall, self._base + "schedule:" + name)
+        return rc.schedule_from_hash(fields) if fields else None
+
+    def list_schedules(
+        self,
+        *,
+        include_retired: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[ScheduleRecord]:
+        index = "schedules" if include_retired else "schedules:live"
+        low = "-" if after is None else "(" + after
+        count = -1 if limit is None else max(0, limit)
+        if count == 0:
+            return []
+        return self._schedules(index, low, "+", "BYLEX", count)
+
+    def _schedules(
+        self, index: str, low: Any, high: Any, by: str, count: int
+    ) -> list[ScheduleRecord]:
+        replies = self._run("read_index", index, "schedule:", low, high, by, count)
+        return [rc.schedule_from_hash(fields) for fields in rc.records(replies)]
+
+    def save_schedule(
+        self, record: ScheduleRecord, *, expected_version: int | None
+    ) -> ScheduleRecord | None:
+        expected = "" if expected_version is None else expected_version
+        version = self._run("save_schedule", record.name, expected, *rc.schedule_args(record))
+        if version is None:
+            return None
+        self._wakeups.bump()
+        return _codec.normalize_schedule(record).evolve(version=int(version))
+
+    def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected_version: int,
+        last_slot: datetime | None,
+        next_due: datetime | None,
+    ) -> bool:
+        last = _codec.opt_to_us(last_slot, "last_slot")
+        due = _codec.opt_to_us(next_due, "next_due")
+        return bool(
+            self._run(
+                "advance_schedule",
+                name,
+                expected_version,
+                "" if last is None else last,
+                "" if due is None else due,
+            )
+        )
+
+    def delete_schedule(self, name: str) -> bool:
+        deleted = bool(self._run("delete_schedule", name))
+        if deleted:
+            self._wakeups.bump()
+        return deleted
+
+    def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        now_us = _codec.to_us(now, "now")
+        if limit <= 0:
+            return []
+        return self._schedules("due", "-inf", now_us, "BYSCORE", limit)
+
+    def next_due_at(self) -> datetime | None:
+        first = self._call(lambda: self._client.zrange(self._base + "due", 0, 0, withscores=True))
+        return _codec.from_us(int(first[0][1])) if first else None
+
+    # -- runs: creation --------------------------------------------------
+
+    def insert_run(self, run: Run) -> bool:
+        return self.insert_runs([run])[0]
+
+    def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
+        if not runs:
+            return []
+        batch = json.dumps([rc.run_fields(run) for run in runs], ensure_ascii=False)
+        inserted = [bool(flag) for flag in self._run("insert_runs", batch)]
+        if any(inserted):
+            self._wakeups.bump()
+        return inserted
+
+    # -- runs: reading ---------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        fields = self._call(self._client.hgetall, self._base + "run:" + run_id)
+        return rc.run_from_hash(fields)[0] if fields else None
+
+    def _get_with_rev(self, run_id: str) -> tuple[Run, str]:
+        fields = self._call(self._client.hgetall, self._base + "run:" + run_id)
+        if not fields:
+            raise _rules.not_found(run_id)
+        return rc.run_from_hash(fields)
+
+    def list_runs(
+        self,
+        *,
+        schedule: str | None = None,
+        states: Sequence[RunState] | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Run]:
+        if limit <= 0 or (states is not None and not states):
+            return []
+        wanted = ["*"] if states is None else [str(RunState(s)) for s in states]
+        replies = self._run(
+            "list_runs",
+            "" if schedule is None else "sched:" + schedule,
+            limit,
+            "" if before is None else _codec.to_us(before[0], "before"),
+            "" if before is None else before[1],
+            *rc.counted(wanted),
+        )
+        return self._runs(replies)
+
+    def active_runs(self, schedule: str) -> list[Run]:
+        return self._runs(
+            self._run("read_index", "active:" + schedule, "run:", 0, -1, "BYRANK", -1)
+        )
+
+    # -- runs: execution -------------------------------------------------
+
+    def claim_runs(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        queues: Sequence[str] | None = None,
+    ) -> list[Run]:
+        now_us = _codec.to_us(now, "now")
+        if limit <= 0 or (queues is not None and not queues):
+            return []
+        expires = now_us + round(lease_seconds * 1_000_000)
+        queue_args = ["-1"] if queues is None else rc.counted(list(queues))
+        tokens = [_rules.new_token() for _ in range(limit)]
+        replies = self._run("claim_runs", now_us, expires, worker, limit, *queue_args, *tokens)
+        return self._runs(replies)
+
+    def renew_lease(
+        self, run_id: str, token: str, *, now: datetime, lease_seconds: float
+    ) -> LeaseStatus:
+        expires = _codec.to_us(now + timedelta(seconds=lease_seconds), "now")
+        flag = self._run("renew_lease", run_id, token, expires)
+        if flag is None:
+            return LeaseStatus.LOST
+        return LeaseStatus.CANCEL_REQUESTED if flag == "1" else LeaseStatus.OK
+
+    def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
+        check_finish_state(run_id, outcome)
+        args = rc.finish_args(run_id, outcome, now)
+        finished = bool(self._run("finish_run", run_id, token, *args))
+        if finished:
+            self._wakeups.bump()
+        return finished
+
+    def save_progress(
+        self,
+        run_id: str,
+        token: str,
+        *,
+        checkpoint: JSON = UNSET,
+        done: float | None = None,
+        total: float | None = None,
+    ) -> bool:
+        row: dict[str, Any] = {"progress_done": done, "progress_total": total}
+        if checkpoint is not UNSET:
+            row["checkpoint"] = _codec.dumps(checkpoint, f"checkpoint of run {run_id!r}")
+        sets, _ = rc.to_fields(row)
+        return bool(self._run("save_progress", run_id, token, *rc.counted(sets)))
+
+    def reclaim_expired(self, now: datetime) -> list[Run]:
+        now = _codec.utc(now, "now")
+        before = f"({_codec.to_us(now)}"
+        replies = self._run("read_index", "running", "run:", "-inf", before, "BYSCORE", -1)
+        expired = [rc.run_from_hash(fields) for fields in rc.records(replies)]
+        changes = [(run, rev, _rules.reclaimed(run, now)) for run, rev in expired]
+        written = self._update(changes) if changes else []
+        back = [new for (_, _, new), ok in zip(changes, written, strict=True) if ok]
+        if back:
+            self._wakeups.bump()
+        return sorted(back, key=lambda r: r.id)
+
+    def _update(self, changes: Sequence[tuple[Run, str, Run]]) -> list[bool]:
+        """Compare-and-set each ``(old, rev, new)``; True where nothing changed it since."""
+        args: list[Any] = []
+        for old, rev, new in changes:
+            sets, dels = rc.to_fields(_codec.run_to_row(new))
+            args += (old.id, rev, *rc.counted(sets), *rc.counted(dels))
+        return [bool(flag) for flag in self._run("update_runs", *args)]
+
+    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+        if queues is not None and not queues:
+            return None
+        queue_args = ["-1"] if queues is None else rc.counted(list(queues))
+        found = self._run("next_available", *queue_args)
+        return None if found is None else _codec.from_us(int(found))
+
+    # -- runs: control ---------------------------------------------------
+
+    def request_cancel(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        return self._change(run_id, lambda run: _rules.cancelled(run, now))
+
+    def requeue_run(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        return self._change(run_id, lambda run: _rules.requeued(run, now))
+
+    def _change(self, run_id: str, change: Callable[[Run], Run | None]) -> Run:
+        """Read, change (None: leave as is) and compare-and-set until no one interferes."""
+        for _ in range(CAS_ATTEMPTS):
+            run, rev = self._get_with_rev(run_id)
+            new = change(run)
+            if new is None:
+                return run
+            if self._update([(run, rev, new)])[0]:
+                self._wakeups.bump()
+                return new
+        raise StoreUnavailable(
+            f"Redis store at {self.where}: run {run_id!r} kept changing; gave up after "
+            f"{CAS_ATTEMPTS} attempts"
+        )
+
+    def prune_runs(self, schedule: str, keep: int) -> int:
+        return int(self._run("prune_runs", schedule, max(0, keep)))
+
+    # -- wake-ups --------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake waiters here and, through ``PUBLISH {prefix}:wakeup``, in other processes."""
+        self._wakeups.bump()
+        self._call(self._client.publish, self._base + "wakeup", "")
+
+    def wait_for_activity(self, timeout: float) -> bool:
+        """Wake on a notify in this process or a write by any process using this prefix."""
+        with self._guard():
+            return self._wakeups.wait(timeout)

@@ -1,0 +1,419 @@
+"""Redis only: URL options, the one hash tag, TTLs and lazy index cleanup,
+claim order against the memory store, wake-ups between store objects, and
+connections killed by the server mid-test."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.crc import key_slot
+
+from rota.errors import ConfigurationError, StoreUnavailable
+from rota.runs import RunState
+from rota.stores import open_store
+from rota.stores._redis_codec import parse_url
+from rota.stores.base import Outcome, Store
+from rota.stores.memory import MemoryStore
+from rota.stores.redis import RedisStore
+
+from .support import LEASE, NOW, at, make_run, make_schedule, ok, start
+
+URL = os.environ.get("ROTA_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def _url(**query: str) -> str:
+    return f"{URL}{'&' if '?' in URL else '?'}{urlencode(query)}"
+
+
+def _keys(admin: redis.Redis, prefix: str) -> list[str]:
+    return sorted(admin.scan_iter(match=f"{{{prefix}}}:*", count=1000))
+
+
+def _drop(admin: redis.Redis, prefix: str) -> None:
+    keys = _keys(admin, prefix)
+    if keys:
+        admin.unlink(*keys)
+
+
+@pytest.fixture
+def admin() -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(URL, decode_responses=True) as client:
+        yield client
+
+
+@pytest.fixture
+def prefix(admin: redis.Redis) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex}"
+    yield name
+    _drop(admin, name)
+
+
+@pytest.fixture
+def make(prefix: str) -> Iterator[Callable[..., RedisStore]]:
+    """Open (and afterwards close) stores on the test's prefix: one per 'process'."""
+    stores: list[RedisStore] = []
+
+    def opener(**query: str) -> RedisStore:
+        store = RedisStore.from_url(_url(prefix=prefix, **query))
+        store.migrate()
+        stores.append(store)
+        return store
+
+    yield opener
+    for store in stores:
+        store.close()
+
+
+# -- URLs --------------------------------------------------------------------
+
+
+def test_url_options() -> None:
+    options = parse_url("redis://h:1/2?prefix=app.jobs&ttl_days=0.5&socket_timeout=3")
+    assert (options.prefix, options.ttl_seconds, options.base) == ("app.jobs", 43200, "{app.jobs}:")
+    assert options.client_url == "redis://h:1/2?socket_timeout=3"
+    defaults = parse_url("rediss://h")
+    assert (defaults.prefix, defaults.ttl_seconds) == ("rota", 30 * 86400)
+
+
+@pytest.mark.parametrize(
+    ("url", "bad"),
+    [
+        ("redis://h?prefix=a{b}", "prefix"),
+        ("redis://h?prefix=", "prefix"),
+        ("redis://h?ttl_days=-1", "ttl_days"),
+        ("redis://h?ttl_days=soon", "ttl_days"),
+        ("postgres://h", "not a Redis"),
+    ],
+)
+def test_bad_urls_are_refused(url: str, bad: str) -> None:
+    with pytest.raises(ConfigurationError, match=bad):
+        parse_url(url)
+
+
+def test_open_store_by_url(prefix: str) -> None:
+    store = open_store(_url(prefix=prefix))
+    try:
+        assert isinstance(store, RedisStore)
+        assert store.insert_run(make_run("r1"))
+    finally:
+        store.close()
+
+
+def test_unreachable_server_is_unavailable_naming_it() -> None:
+    store = RedisStore.from_url("redis://127.0.0.1:1/0?socket_connect_timeout=2")
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:1"):
+        store.migrate()
+    store.close()
+
+
+def test_a_newer_data_layout_is_refused(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make()
+    admin.set(store.options.base + "schema", 99)
+    with pytest.raises(StoreUnavailable, match="upgrade rota"):
+        store.migrate()
+
+
+# -- keys --------------------------------------------------------------------
+
+
+def _workload(store: Store) -> None:
+    store.save_schedule(make_schedule("s"), expected_version=None)
+    store.save_schedule(make_schedule("gone", retired=True), expected_version=None)
+    done = start(store, make_run("x", exclusive=True, available=-60))
+    store.finish_run("x", done.lease_token or "", ok(), now=at(1))
+    store.insert_runs([make_run(f"r{i}", queue=f"q{i % 2}", priority=i % 3) for i in range(6)])
+    store.claim_runs(worker="w", now=NOW, limit=2, lease_seconds=LEASE)
+    store.wait_for_activity(0)
+
+
+def test_every_key_shares_the_prefix_hash_tag(
+    make: Callable[..., RedisStore], admin: redis.Redis, prefix: str
+) -> None:
+    _workload(make())
+    keys = _keys(admin, prefix)
+    assert len(keys) > 10
+    assert {key_slot(key.encode()) for key in keys} == {key_slot(f"{{{prefix}}}".encode())}
+    strays = [k for k in admin.scan_iter(match=f"*{prefix}*", count=1000) if k not in keys]
+    assert strays == []
+
+
+def test_finished_runs_expire_and_a_requeued_run_does_not(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make(ttl_days="1")
+    key = store.options.base + "run:r1"
+    run = start(store, make_run("r1"))
+    assert admin.ttl(key) == -1
+    store.finish_run("r1", run.lease_token or "", Outcome(state=RunState.FAILED), now=at(1))
+    assert 86000 < admin.ttl(key) <= 86400
+    store.requeue_run("r1", now=at(2))
+    assert admin.ttl(key) == -1
+    store.insert_run(make_run("skipped", state=RunState.SKIPPED))
+    assert admin.ttl(store.options.base + "run:skipped") > 0
+
+
+def test_ttl_days_zero_keeps_finished_runs(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make(ttl_days="0")
+    store.insert_run(make_run("r1", state=RunState.SUCCEEDED))
+    assert admin.ttl(store.options.base + "run:r1") == -1
+
+
+def test_index_entries_of_expired_runs_are_dropped_lazily(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make()
+    base = store.options.base
+    store.insert_runs([make_run(f"d{i}", created=i, state=RunState.SUCCEEDED) for i in range(3)])
+    store.insert_run(make_run("live", created=9))
+    admin.delete(base + "run:d0", base + "run:d1")  # as their TTL would
+    assert [r.id for r in store.list_runs(schedule="s")] == ["live", "d2"]
+    assert admin.zrange(base + "sched:s", 0, -1) == ["d2", "live"]
+    assert store.prune_runs("s", keep=5) == 0
+    assert admin.zrange(base + "runs", 0, -1) == ["d2", "live"]
+    assert admin.zrange(base + "done:s", 0, -1) == ["d2"]
+
+
+def test_indexes_are_empty_once_every_run_is_finished(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make()
+    store.insert_runs(
+        [make_run(f"r{i}", exclusive=i % 2 == 0, queue=f"q{i % 3}") for i in range(9)]
+    )
+    while runs := store.claim_runs(worker="w", now=NOW, limit=4, lease_seconds=LEASE):
+        for run in runs:
+            store.finish_run(run.id, run.lease_token or "", ok(), now=NOW)
+    base = store.options.base
+    for key in ("levels", "running", "running_sched", "active:s"):
+        assert not admin.exists(base + key), key
+    assert not list(admin.scan_iter(match=base.replace("{", "[{]") + "ready:*"))
+
+
+# -- claims against the memory store --------------------------------------------
+
+_RUN = st.fixed_dictionaries(
+    {
+        "queue": st.sampled_from(["a", "b", "c"]),
+        "priority": st.sampled_from([-1, 0, 3]),
+        "available": st.integers(-3, 2),
+        "schedule": st.sampled_from([None, "s", "t"]),
+        "exclusive": st.booleans(),
+        "state": st.sampled_from([RunState.QUEUED, RunState.RETRYING, RunState.WAITING]),
+    }
+)
+_CLAIM = st.tuples(
+    st.integers(1, 5), st.none() | st.lists(st.sampled_from(["a", "b", "c"]), max_size=2)
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(runs=st.lists(_RUN, max_size=14), claims=st.lists(_CLAIM, min_size=1, max_size=5))
+def test_claims_match_the_memory_store(
+    admin: redis.Redis, runs: list[dict[str, Any]], claims: list[tuple[int, list[str] | None]]
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    ours, oracle = RedisStore.from_url(_url(prefix=prefix)), MemoryStore()
+    try:
+        batch = [make_run(f"r{i:02}", **spec) for i, spec in enumerate(runs)]
+        for store in (ours, oracle):
+            store.insert_runs(batch)
+        for limit, queues in claims:
+            got, want = (
+                store.claim_runs(worker="w", now=NOW, limit=limit, lease_seconds=1, queues=queues)
+                for store in (ours, oracle)
+            )
+            assert [r.id for r in got] == [r.id for r in want]
+            if got:  # finishing one frees its schedule for exclusive runs
+                for store, run in ((ours, got[0]), (oracle, want[0])):
+                    store.finish_run(run.id, run.lease_token or "", ok(), now=NOW)
+        assert ours.next_available_at(["a"]) == oracle.next_available_at(["a"])
+    finally:
+        ours.close()
+        _drop(admin, prefix)
+
+
+def test_separate_clients_never_share_a_run(make: Callable[..., RedisStore]) -> None:
+    stores = [make() for _ in range(4)]
+    stores[0].insert_runs([make_run(f"r{i:03}", available=-i) for i in range(120)])
+    barrier = threading.Barrier(len(stores))
+    claimed: list[list[str]] = [[] for _ in stores]
+
+    def drain(i: int) -> None:
+        barrier.wait(timeout=10)
+        while runs := stores[i].claim_runs(worker=f"w{i}", now=NOW, limit=2, lease_seconds=9):
+            claimed[i] += [r.id for r in runs]
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(run_id for ids in claimed for run_id in ids) == [f"r{i:03}" for i in range(120)]
+
+
+# -- wake-ups ----------------------------------------------------------------
+
+
+def _waiting(store: Store, timeout: float) -> tuple[threading.Thread, list[object]]:
+    """A thread blocked in ``store.wait_for_activity``; the list gets its outcome."""
+    outcome: list[object] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(store.wait_for_activity(timeout))
+        except StoreUnavailable as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_write_by_another_store_object_wakes_a_waiter(make: Callable[..., RedisStore]) -> None:
+    writer, waiter = make(), make()
+    waiter.wait_for_activity(0)  # subscribed from here on
+    thread, outcome = _waiting(waiter, 5)
+    started = time.monotonic()
+    writer.insert_run(make_run("r1"))
+    thread.join(timeout=5)
+    assert outcome == [True]
+    assert time.monotonic() - started < 1.0
+
+
+def test_other_prefixes_do_not_wake(make: Callable[..., RedisStore]) -> None:
+    waiter = make()
+    other = RedisStore.from_url(_url(prefix=f"test-{uuid.uuid4().hex}"))
+    try:
+        waiter.wait_for_activity(0)
+        other.notify()
+        assert waiter.wait_for_activity(0.2) is False
+    finally:
+        other.close()
+
+
+def test_notify_wakes_every_waiter_of_the_process(make: Callable[..., RedisStore]) -> None:
+    store = make()
+    waiters = [_waiting(store, 5) for _ in range(3)]
+    time.sleep(0.05)  # let them block (the assertion does not depend on it)
+    store.notify()
+    for thread, outcome in waiters:
+        thread.join(timeout=5)
+        assert outcome == [True]
+
+
+# -- connections killed by the server ----------------------------------------
+
+
+def _kill(admin: redis.Redis, name: str) -> int:
+    """Kill this test's connections only: others may share the server."""
+    ids = [c["id"] for c in admin.client_list() if c.get("name") == name]
+    for client_id in ids:
+        admin.client_kill_filter(_id=client_id)
+    return len(ids)
+
+
+def test_idle_connections_killed_mid_test(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    name = f"rota-{uuid.uuid4().hex[:8]}"
+    store = make(client_name=name)
+    store.insert_runs([make_run(f"r{i:02}", available=-i) for i in range(30)])
+    failures = 0
+    for step in range(30):
+        if step % 5 == 2:
+            assert _kill(admin, name) >= 1
+        try:
+            [run] = store.claim_runs(worker="w", now=NOW, limit=1, lease_seconds=LEASE)
+            assert store.finish_run(run.id, run.lease_token or "", ok(), now=NOW)
+        except StoreUnavailable:
+            failures += 1
+    assert failures <= 6  # at most one per kill; redis-py usually notices before sending
+    left = store.claim_runs(worker="w", now=NOW, limit=99, lease_seconds=LEASE)
+    for run in left:
+        store.finish_run(run.id, run.lease_token or "", ok(), now=NOW)
+    finished = store.list_runs(limit=99)
+    assert sorted(r.id for r in finished) == [f"r{i:02}" for i in range(30)]
+    assert {(r.state, r.attempt) for r in finished} == {(RunState.SUCCEEDED, 1)}
+
+
+def test_a_claim_in_flight_when_killed_fails_once_and_loses_nothing(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    name = f"rota-{uuid.uuid4().hex[:8]}"
+    store = make(client_name=name)
+    store.insert_run(make_run("r1"))
+    outcome: list[object] = []
+
+    def claim() -> None:
+        try:
+            outcome.append(store.claim_runs(worker="w", now=NOW, limit=1, lease_seconds=LEASE))
+        except StoreUnavailable as exc:
+            outcome.append(exc)
+
+    admin.client_pause(2000, all=False)  # writes (and so scripts) wait: the claim is in flight
+    try:
+        thread = threading.Thread(target=claim)
+        thread.start()
+        deadline = time.monotonic() + 2
+        while not any(c.get("name") == name and "b" in c["flags"] for c in admin.client_list()):
+            assert time.monotonic() < deadline, "the claim never reached the server"
+            time.sleep(0.01)
+        _kill(admin, name)
+    finally:
+        admin.client_unpause()
+    thread.join(timeout=5)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], StoreUnavailable)
+    assert "127.0.0.1" in str(outcome[0]) or "localhost" in str(outcome[0])
+    [run] = store.claim_runs(worker="w", now=NOW, limit=1, lease_seconds=LEASE)
+    assert (run.id, run.attempt) == ("r1", 1)
+
+
+def test_a_waiter_whose_connection_is_killed_fails_once_then_hears_again(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    name = f"rota-{uuid.uuid4().hex[:8]}"
+    waiter, writer = make(client_name=name), make()
+    waiter.wait_for_activity(0)
+    thread, outcome = _waiting(waiter, 5)
+    time.sleep(0.05)
+    assert _kill(admin, name) >= 1
+    thread.join(timeout=5)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], StoreUnavailable)
+    waiter.wait_for_activity(0)  # subscribed again
+    thread, outcome = _waiting(waiter, 5)
+    writer.insert_run(make_run("r1"))
+    thread.join(timeout=5)
+    assert outcome == [True]
+
+
+def test_close_releases_every_connection(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    name = f"rota-{uuid.uuid4().hex[:8]}"
+    store = make(client_name=name)
+    _workload(store)
+    store.close()
+    deadline = time.monotonic() + 2
+    while any(c.get("name") == name for c in admin.client_list()):
+        assert time.monotonic() < deadline, "connections left open after close()"
+        time.sleep(0.01)
+    with pytest.raises(StoreUnavailable, match="closed"):
+        store.wait_for_activity(0)
