@@ -50,12 +50,27 @@ def _redis(tmp_path: Path) -> Iterator[Store]:
                 admin.unlink(*keys)
 
 
+@contextmanager
+def _postgres(tmp_path: Path) -> Iterator[Store]:
+    """A schema of its own per test, dropped afterwards."""
+    from rota.stores.postgres import PostgresStore
+
+    from .pg_admin import drop_schema, new_schema, store_url
+
+    schema = new_schema()
+    try:
+        yield PostgresStore.from_url(store_url(schema))
+    finally:
+        drop_schema(schema)
+
+
 Made: TypeAlias = Store | AbstractContextManager[Store]
 """What a factory returns: the store, or a context manager that yields it and
 cleans up (a test's keys, schema, …) on exit, after the store is closed."""
 
 FACTORIES: dict[str, Callable[[Path], Made]] = {
     "memory": _memory,
+    "postgres": _postgres,
     "redis": _redis,
     "sqlite": _sqlite,
 }

@@ -1,0 +1,426 @@
+"""The PostgreSQL store: processes on any number of machines, one database.
+
+All of rota's tables live in one schema (``?schema=``, default ``rota``),
+reached through a small psycopg connection pool (``?pool_max=``, default 10).
+
+Exactly once: the run id is the primary key and runs are inserted with
+``ON CONFLICT (id) DO NOTHING``; a claim locks each run it takes with
+``FOR UPDATE SKIP LOCKED``, so no two claims ever take the same run, and an
+exclusive run is taken only under its schedule's advisory lock (see the
+``claim_runs`` function in ``sql/postgres/0001_initial.sql``). Leases are
+renewed and released only ``WHERE lease_token = <the holder's token>``.
+
+Wake-ups cross processes with ``NOTIFY rota_<schema>``, sent by the very
+statement that makes work appear; ``wait_for_activity`` listens on one
+dedicated connection, opened on first use. No thread of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from rota.errors import StoreUnavailable
+from rota.runs import JSON, TERMINAL_STATES, Run, RunState
+from rota.stores import _codec, _pg_conn, _rules
+from rota.stores._pg_conn import (
+    Settings,
+    aware,
+    free_text,
+    migrations,
+    open_pool,
+    parse_url,
+    run_params,
+    schedule_params,
+    translated,
+)
+from rota.stores._pg_wake import Wakeups
+from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+
+__all__ = ["PostgresStore", "migrations"]
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+_Q = {
+    name: text.encode()
+    for name, text in _codec.load_queries("rota.stores", "sql/postgres/queries.sql").items()
+}
+_TERMINAL = sorted(str(state) for state in TERMINAL_STATES)
+
+
+class PostgresStore(Store):
+    """The contract on PostgreSQL (13 or newer; tested on 15)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.settings: Settings = parse_url(url)
+        self._pool = open_pool(self.settings)
+        self._wakeups = Wakeups(self.settings, self._activity)
+        self._me = self._wakeups.me
+        """This store's signature on its notifications (its listener skips them)."""
+        self._close_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        """``postgresql://user:password@host:port/db?schema=rota&pool_max=10``."""
+        return cls(url)
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.settings.server} schema={self.settings.schema}>"
+
+    # -- plumbing --------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A pooled autocommit connection; connection errors become ``StoreUnavailable``."""
+        with translated(self.settings, self._pool), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
+    def _rows(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            return conn.execute(_Q[query], params, binary=True).fetchall()
+
+    def _one(self, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        rows = self._rows(query, params)
+        return rows[0] if rows else None
+
+    def _count(self, query: str, params: dict[str, Any]) -> int:
+        with self._connection() as conn:
+            return conn.execute(_Q[query], params, binary=True).rowcount
+
+    def _woken_here(self) -> None:
+        """Wake this process's waiters (the statement already told the others)."""
+        self._wakeups.here()
+
+    # -- lifecycle -------------------------------------------------------
+
+    def migrate(self, *, target: int | None = None) -> None:
+        """Create the schema and apply the packaged migrations not yet applied
+        (up to ``target``), all in one transaction.
+
+        Serialised by a transaction-scoped advisory lock on the schema's name:
+        of many processes migrating at once, one applies each migration and the
+        others then find it applied.
+        """
+        known = migrations()
+        try:
+            self._migrate(known, target)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreUnavailable(
+                f"cannot migrate PostgreSQL schema {self.settings.schema!r} at "
+                f"{self.settings.server}: {_pg_conn.first_line(exc)} (create the schema for "
+                "this role, or grant it CREATE on the database)"
+            ) from exc
+
+    def _migrate(self, known: list[tuple[int, str, str]], target: int | None) -> None:
+        schema = sql.Identifier(self.settings.schema)
+        with self._transaction() as conn:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"rota.migrate.{self.settings.schema}"],
+            )
+            # Not CREATE SCHEMA IF NOT EXISTS: that needs CREATE on the database
+            # even when the schema exists (made by a DBA for a less trusted role).
+            if not conn.execute(_Q["schema_exists"], {"name": self.settings.schema}).fetchone():
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+            conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS rota_migrations "
+                "(version integer PRIMARY KEY, name text NOT NULL)"
+            )
+            applied = {row["version"] for row in conn.execute(_Q["applied_migrations"])}
+            self._refuse_newer(applied, known)
+            for version, name, script in known:
+                if version in applied or (target is not None and version > target):
+                    continue
+                conn.execute(script.encode())
+                conn.execute(_Q["record_migration"], {"version": version, "name": name})
+
+    def _refuse_newer(self, applied: set[int], known: list[tuple[int, str, str]]) -> None:
+        newest = max((v for v, _, _ in known), default=0)
+        if applied and max(applied) > newest:
+            raise StoreUnavailable(
+                f"PostgreSQL schema {self.settings.schema!r} at {self.settings.server} has "
+                f"version {max(applied)}, newer than this rota knows ({newest}); upgrade rota"
+            )
+
+    def close(self) -> None:
+        """Close the pool and the listening connection; idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wakeups.close()
+        self._pool.close()
+
+    # -- schedules -------------------------------------------------------
+
+    def get_schedule(self, name: str) -> ScheduleRecord | None:
+        row = self._one("get_schedule", {"name": name})
+        return None if row is None else _codec.row_to_schedule(row)
+
+    def list_schedules(
+        self,
+        *,
+        include_retired: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[ScheduleRecord]:
+        params = {"include_retired": include_retired, "after": after, "limit": limit}
+        return [_codec.row_to_schedule(row) for row in self._rows("list_schedules", params)]
+
+    def save_schedule(
+        self, record: ScheduleRecord, *, expected_version: int | None
+    ) -> ScheduleRecord | None:
+        params = schedule_params(record) | {"me": self._me}
+        if expected_version is None:
+            row = self._one("insert_schedule", params)
+        else:
+            row = self._one("update_schedule", params | {"expected_version": expected_version})
+        if row is None:
+            return None
+        self._woken_here()
+        return _codec.row_to_schedule(_codec.schedule_to_row(record) | {"version": row["version"]})
+
+    def advance_schedule(
+        self,
+        name: str,
+        *,
+        expected_version: int,
+        last_slot: datetime | None,
+        next_due: datetime | None,
+    ) -> bool:
+        params = {
+            "name": name,
+            "expected_version": expected_version,
+            "last_slot": aware(last_slot, "last_slot"),
+            "next_due": aware(next_due, "next_due"),
+        }
+        return self._count("advance_schedule", params) == 1
+
+    def delete_schedule(self, name: str) -> bool:
+        deleted = self._one("delete_schedule", {"name": name, "me": self._me}) is not None
+        if deleted:
+            self._woken_here()
+        return deleted
+
+    def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        params = {"now": _codec.utc(now, "now"), "limit": limit}
+        return [_codec.row_to_schedule(row) for row in self._rows("due_schedules", params)]
+
+    def next_due_at(self) -> datetime | None:
+        row = self._one("next_due_at", {})
+        return None if row is None else _codec.opt_from_us(row["min"])
+
+    # -- runs: creation --------------------------------------------------
+
+    def insert_run(self, run: Run) -> bool:
+        inserted = self._one("insert_run", run_params(run) | {"me": self._me}) is not None
+        if inserted:
+            self._woken_here()
+        return inserted
+
+    def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
+        """All in one statement: one array per column, ``unnest``-ed into rows.
+
+        Rows go in sorted by id: concurrent batches that share ids (two
+        schedulers planning the same slots) then wait for each other in one
+        order, never in a cycle (a deadlock). The sort is stable, so of a
+        repeated id the first is the one inserted.
+        """
+        if not runs:
+            return []
+        rows = [run_params(run) for run in sorted(runs, key=lambda run: run.id)]
+        params: dict[str, Any] = {col: [row[col] for row in rows] for col in rows[0]}
+        row = self._one("insert_runs", params | {"me": self._me})
+        new = set(row["ids"]) if row else set()
+        inserted = []
+        for run in runs:  # a repeated id is inserted (at most) once: the first time
+            inserted.append(run.id in new)
+            new.discard(run.id)
+        if any(inserted):
+            self._woken_here()
+        return inserted
+
+    # -- runs: reading ---------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        row = self._one("get_run", {"id": run_id})
+        return None if row is None else _codec.row_to_run(row)
+
+    def list_runs(
+        self,
+        *,
+        schedule: str | None = None,
+        states: Sequence[RunState] | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Run]:
+        params = {
+            "schedule": schedule,
+            "states": None if states is None else [str(s) for s in states],
+            "before_at": None if before is None else _codec.utc(before[0], "before"),
+            "before_id": None if before is None else before[1],
+            "limit": limit,
+        }
+        return [_codec.row_to_run(row) for row in self._rows("list_runs", params)]
+
+    def active_runs(self, schedule: str) -> list[Run]:
+        return [_codec.row_to_run(r) for r in self._rows("active_runs", {"schedule": schedule})]
+
+    # -- runs: execution -------------------------------------------------
+
+    def claim_runs(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        queues: Sequence[str] | None = None,
+    ) -> list[Run]:
+        now = _codec.utc(now, "now")
+        if limit <= 0:
+            return []
+        params = {
+            "worker": worker,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
+            "limit": limit,
+            "queues": None if queues is None else list(queues),
+        }
+        return [_codec.row_to_run(row) for row in self._rows("claim_runs", params)]
+
+    def renew_lease(
+        self, run_id: str, token: str, *, now: datetime, lease_seconds: float
+    ) -> LeaseStatus:
+        expires = _codec.utc(now, "now") + timedelta(seconds=lease_seconds)
+        row = self._one("renew_lease", {"id": run_id, "token": token, "expires": expires})
+        if row is None:
+            return LeaseStatus.LOST
+        return LeaseStatus.CANCEL_REQUESTED if row["cancel_requested"] else LeaseStatus.OK
+
+    def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
+        check_finish_state(run_id, outcome)
+        changes = _rules.finish_changes(outcome, outcome.result, _codec.utc(now, "now"))
+        params = {
+            "id": run_id,
+            "token": token,
+            "state": outcome.state.value,
+            "finished_at": changes["finished_at"],
+            "available_at": changes["available_at"],
+            "give_back": int(_rules.gives_back_attempt(outcome)),
+            "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
+            "error": free_text(outcome.error),
+            "traceback": free_text(outcome.traceback),
+            "log": free_text(outcome.log),
+            "me": self._me,
+        }
+        finished = self._one("finish_run", params) is not None
+        if finished:
+            self._woken_here()
+        return finished
+
+    def save_progress(
+        self,
+        run_id: str,
+        token: str,
+        *,
+        checkpoint: JSON = UNSET,
+        done: float | None = None,
+        total: float | None = None,
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "token": token,
+            "set_checkpoint": checkpoint is not UNSET,
+            "checkpoint": None
+            if checkpoint is UNSET
+            else _codec.dumps(checkpoint, f"checkpoint of run {run_id!r}"),
+            "done": None if done is None else float(done),
+            "total": None if total is None else float(total),
+        }
+        return self._count("save_progress", params) == 1
+
+    def reclaim_expired(self, now: datetime) -> list[Run]:
+        now = _codec.utc(now, "now")
+        with self._transaction() as conn:
+            rows = conn.execute(_Q["expired_runs"], {"now": now}, binary=True).fetchall()
+            reclaimed = [_rules.reclaimed(_codec.row_to_run(row), now) for row in rows]
+            if reclaimed:
+                with conn.cursor() as cursor:
+                    cursor.executemany(_Q["update_run"], [run_params(r) for r in reclaimed])
+                conn.execute(_Q["notify"], {"me": self._me})
+        if reclaimed:
+            self._woken_here()
+        return reclaimed
+
+    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+        params = {"queues": None if queues is None else list(queues)}
+        row = self._one("next_available_at", params)
+        return None if row is None else _codec.opt_from_us(row["min"])
+
+    # -- runs: control ---------------------------------------------------
+
+    def request_cancel(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        with self._transaction() as conn:
+            run = self._get_for_update(conn, run_id)
+            changed = _rules.cancelled(run, now)
+            if changed is None:
+                return run
+            self._update(conn, changed)
+        self._woken_here()
+        return changed
+
+    def requeue_run(self, run_id: str, *, now: datetime) -> Run:
+        now = _codec.utc(now, "now")
+        with self._transaction() as conn:
+            run = _rules.requeued(self._get_for_update(conn, run_id), now)
+            self._update(conn, run)
+        self._woken_here()
+        return run
+
+    @staticmethod
+    def _get_for_update(conn: Connection, run_id: str) -> Run:
+        row = conn.execute(_Q["get_run_for_update"], {"id": run_id}, binary=True).fetchone()
+        if row is None:
+            raise _rules.not_found(run_id)
+        return _codec.row_to_run(row)
+
+    def _update(self, conn: Connection, run: Run) -> None:
+        conn.execute(_Q["update_run"], run_params(run))
+        conn.execute(_Q["notify"], {"me": self._me})
+
+    def prune_runs(self, schedule: str, keep: int) -> int:
+        params = {"schedule": schedule, "keep": max(0, keep), "terminal": _TERMINAL}
+        return self._count("prune_runs", params)
+
+    # -- wake-ups --------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake waiters here at once, and in every process through ``NOTIFY``."""
+        self._wakeups.here()
+        with self._connection() as conn:
+            conn.execute(_Q["notify"], {"me": self._wakeups.me})
+
+    def wait_for_activity(self, timeout: float) -> bool:
+        """Wake on ``notify`` in this process or a notification from any other.
+
+        The listening connection is opened on the first wait. One thread at a
+        time listens; another waiting meanwhile sees only this process's wake-ups.
+        """
+        return self._wakeups.wait(timeout)

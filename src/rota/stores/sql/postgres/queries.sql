@@ -1,0 +1,196 @@
+-- Named queries of the PostgreSQL store, parsed once at import by
+-- rota.stores._codec.load_queries. They run with search_path set to the
+-- store's schema. ``%(me)s`` is the writing store's token for notify_waiters.
+
+-- name: schema_exists
+SELECT 1 FROM pg_namespace WHERE nspname = %(name)s
+
+-- name: applied_migrations
+SELECT version FROM rota_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO rota_migrations (version, name) VALUES (%(version)s, %(name)s)
+
+-- name: notify
+SELECT notify_waiters(%(me)s)
+
+-- schedules -----------------------------------------------------------------
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE name = %(name)s
+
+-- name: list_schedules
+SELECT * FROM schedules
+WHERE (%(include_retired)s OR NOT retired) AND (%(after)s::text IS NULL OR name > %(after)s)
+ORDER BY name
+LIMIT %(limit)s
+
+-- name: insert_schedule
+WITH saved AS (
+    INSERT INTO schedules
+        (name, job, spec, created_at, updated_at, source, paused, retired,
+         last_slot, next_due, version)
+    VALUES
+        (%(name)s, %(job)s, %(spec)s, %(created_at)s, %(updated_at)s, %(source)s, %(paused)s,
+         %(retired)s, %(last_slot)s, %(next_due)s, 1)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING version
+)
+SELECT version, notify_waiters(%(me)s) FROM saved
+
+-- name: update_schedule
+WITH saved AS (
+    UPDATE schedules SET
+        job = %(job)s, spec = %(spec)s, created_at = %(created_at)s,
+        updated_at = %(updated_at)s, source = %(source)s, paused = %(paused)s,
+        retired = %(retired)s, last_slot = %(last_slot)s, next_due = %(next_due)s,
+        version = version + 1
+    WHERE name = %(name)s AND version = %(expected_version)s
+    RETURNING version
+)
+SELECT version, notify_waiters(%(me)s) FROM saved
+
+-- name: advance_schedule
+UPDATE schedules SET last_slot = %(last_slot)s, next_due = %(next_due)s, version = version + 1
+WHERE name = %(name)s AND version = %(expected_version)s
+
+-- name: delete_schedule
+WITH deleted AS (DELETE FROM schedules WHERE name = %(name)s RETURNING 1)
+SELECT notify_waiters(%(me)s) FROM deleted
+
+-- name: due_schedules
+SELECT * FROM schedules
+WHERE NOT paused AND NOT retired AND next_due IS NOT NULL AND next_due <= %(now)s
+ORDER BY next_due, name
+LIMIT %(limit)s
+
+-- name: next_due_at
+SELECT min(next_due) FROM schedules
+WHERE NOT paused AND NOT retired AND next_due IS NOT NULL
+
+-- runs: creation and reading ------------------------------------------------
+
+-- name: insert_run
+WITH inserted AS (
+    INSERT INTO runs
+        (id, job, state, schedule, slot, created_at, available_at, queue, priority,
+         exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
+         started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
+         result, error, traceback, log, checkpoint, progress_done, progress_total)
+    VALUES
+        (%(id)s, %(job)s, %(state)s, %(schedule)s, %(slot)s, %(created_at)s, %(available_at)s,
+         %(queue)s, %(priority)s, %(exclusive)s, %(max_attempts)s, %(options)s, %(args)s,
+         %(kwargs)s, %(attempt)s, %(host)s, %(manual)s, %(parents)s, %(started_at)s,
+         %(finished_at)s, %(worker)s, %(lease_token)s, %(lease_expires_at)s,
+         %(cancel_requested)s, %(result)s, %(error)s, %(traceback)s, %(log)s, %(checkpoint)s,
+         %(progress_done)s, %(progress_total)s)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+SELECT id, notify_waiters(%(me)s) FROM inserted
+
+-- name: insert_runs
+-- One statement for the whole batch: one array per column (sent in binary, the
+-- fast form), unnested into rows; the inserted ids come back as one array.
+WITH inserted AS (
+    INSERT INTO runs
+        (id, job, state, schedule, slot, created_at, available_at, queue, priority,
+         exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
+         started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
+         result, error, traceback, log, checkpoint, progress_done, progress_total)
+    SELECT * FROM unnest(
+        %(id)b::text[], %(job)b::text[], %(state)b::text[], %(schedule)b::text[],
+        %(slot)b::timestamptz[], %(created_at)b::timestamptz[], %(available_at)b::timestamptz[],
+        %(queue)b::text[], %(priority)b::integer[], %(exclusive)b::boolean[],
+        %(max_attempts)b::integer[], %(options)b::json[], %(args)b::json[], %(kwargs)b::json[],
+        %(attempt)b::integer[], %(host)b::text[], %(manual)b::boolean[], %(parents)b::json[],
+        %(started_at)b::timestamptz[], %(finished_at)b::timestamptz[], %(worker)b::text[],
+        %(lease_token)b::text[], %(lease_expires_at)b::timestamptz[],
+        %(cancel_requested)b::boolean[], %(result)b::json[], %(error)b::text[],
+        %(traceback)b::text[], %(log)b::text[], %(checkpoint)b::json[],
+        %(progress_done)b::double precision[], %(progress_total)b::double precision[])
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+SELECT array_agg(id) AS ids, notify_waiters(%(me)s) FROM inserted HAVING count(*) > 0
+
+-- name: update_run
+UPDATE runs SET
+    state = %(state)s, available_at = %(available_at)s, attempt = %(attempt)s,
+    started_at = %(started_at)s, finished_at = %(finished_at)s, worker = %(worker)s,
+    lease_token = %(lease_token)s, lease_expires_at = %(lease_expires_at)s,
+    cancel_requested = %(cancel_requested)s, result = %(result)s, error = %(error)s,
+    traceback = %(traceback)s, log = %(log)s, checkpoint = %(checkpoint)s,
+    progress_done = %(progress_done)s, progress_total = %(progress_total)s
+WHERE id = %(id)s
+
+-- name: get_run
+SELECT * FROM runs WHERE id = %(id)s
+
+-- name: get_run_for_update
+SELECT * FROM runs WHERE id = %(id)s FOR UPDATE
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE (%(schedule)s::text IS NULL OR schedule = %(schedule)s)
+  AND (%(states)s::text[] IS NULL OR state = ANY (%(states)s::text[]))
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(before_at)s::timestamptz, %(before_id)s::text))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
+
+-- name: active_runs
+SELECT * FROM runs
+WHERE schedule = %(schedule)s AND state IN ('queued', 'retrying', 'running')
+ORDER BY created_at, id
+
+-- runs: execution -----------------------------------------------------------
+
+-- name: claim_runs
+SELECT * FROM claim_runs(
+    %(worker)s, %(now)s, %(expires)s, %(limit)s, %(queues)s::text[])
+
+-- name: renew_lease
+UPDATE runs SET lease_expires_at = %(expires)s
+WHERE id = %(id)s AND state = 'running' AND lease_token = %(token)s
+RETURNING cancel_requested
+
+-- name: finish_run
+WITH finished AS (
+    UPDATE runs SET
+        state = %(state)s, finished_at = %(finished_at)s,
+        available_at = coalesce(%(available_at)s, available_at),
+        attempt = greatest(0, attempt - %(give_back)s),
+        lease_token = NULL, lease_expires_at = NULL, cancel_requested = false,
+        result = %(result)s, error = %(error)s, traceback = %(traceback)s, log = %(log)s
+    WHERE id = %(id)s AND state = 'running' AND lease_token = %(token)s
+    RETURNING 1
+)
+SELECT notify_waiters(%(me)s) FROM finished
+
+-- name: save_progress
+UPDATE runs SET
+    checkpoint = CASE WHEN %(set_checkpoint)s THEN %(checkpoint)s::json ELSE checkpoint END,
+    progress_done = coalesce(%(done)s, progress_done),
+    progress_total = coalesce(%(total)s, progress_total)
+WHERE id = %(id)s AND state = 'running' AND lease_token = %(token)s
+
+-- name: expired_runs
+-- Each expired run goes to one reclaimer: a run another one holds is passed over.
+SELECT * FROM runs
+WHERE state = 'running' AND lease_expires_at < %(now)s
+ORDER BY id
+FOR UPDATE SKIP LOCKED
+
+-- name: next_available_at
+SELECT min(available_at) FROM runs
+WHERE state IN ('queued', 'retrying')
+  AND (%(queues)s::text[] IS NULL OR queue = ANY (%(queues)s::text[]))
+
+-- name: prune_runs
+DELETE FROM runs WHERE id IN (
+    SELECT id FROM runs
+    WHERE schedule = %(schedule)s AND state = ANY (%(terminal)s::text[])
+    ORDER BY created_at DESC, id DESC
+    OFFSET %(keep)s
+)
