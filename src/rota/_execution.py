@@ -13,7 +13,6 @@ one is discarded (and logged by the worker as a late result).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -21,7 +20,7 @@ import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota._logcapture import LogBuffer, run_logger
 from rota.clock import Clock
@@ -30,6 +29,9 @@ from rota.errors import LeaseLost
 from rota.jobs import Job
 from rota.runs import JSON, Run, RunState
 from rota.stores.base import Outcome, Store
+
+if TYPE_CHECKING:
+    import asyncio
 
 PROGRESS_INTERVAL = 1.0
 """Seconds between progress writes; the latest value is flushed at the end."""
@@ -262,6 +264,8 @@ def run_on_loop(
     ex: Execution, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]
 ) -> Any:
     """Run ``coro`` on ``loop`` (another thread) and wait; a stop cancels the task."""
+    import asyncio  # loaded already: ``loop`` is one of its loops
+
     future = asyncio.run_coroutine_threadsafe(coro, loop)
     ex.set_killer(future.cancel)
     try:

@@ -13,7 +13,6 @@ kills it instead.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
@@ -171,6 +170,8 @@ def child_main(payload: dict[str, Any], conn: Connection) -> None:
             args.insert(0, _child_context(payload, channel))
         value = func(*args, **kwargs)
         if inspect.isawaitable(value):
+            import asyncio
+
             value = asyncio.run(_await(value))
     except BaseException as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -5,7 +5,7 @@ returns (``rota run``, tests). ``start()``/``stop()`` keep a loop thread
 claiming as capacity frees up (``rota work``, ``rota worker``).
 
 Either way a monitor thread renews the lease of every held run each
-``heartbeat_seconds`` and enforces timeouts. Sync jobs run in a thread pool
+``heartbeat_seconds`` and enforces timeouts. Sync jobs run on daemon threads
 (or inline, in ``run_pending`` with ``concurrency=1``), async jobs on one
 event loop owned by the worker, isolated jobs in a child process, shell
 jobs in their own process group. At most ``concurrency`` jobs execute at
@@ -16,8 +16,6 @@ pile up without bound.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -28,7 +26,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -36,6 +33,8 @@ from types import TracebackType
 from rota import _execution as ex_
 from rota._attempt import Attempts
 from rota._execution import Execution, StoreChannel
+from rota._logcapture import start_capture, stop_capture
+from rota._threads import DaemonThreads
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import ConfigurationError, JobNotFound
 from rota.jobs import Job, JobRegistry
@@ -117,18 +116,20 @@ class Worker:
         self._busy = 0
         self._stopping = threading.Event()
         self._stopped = False
+        self._deadline = math.inf
+        """Real (monotonic) time at which ``stop()`` stops waiting for running jobs."""
+        self._released = threading.Event()
+        self._stopper: int | None = None
         self._poke = threading.Event()
         self._monitor: threading.Thread | None = None
         self._monitor_halt = threading.Event()
         self._thread: threading.Thread | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
+        self._threads: DaemonThreads | None = None
         self._pending_lock = threading.Lock()
         self._pending_thread: int | None = None
         self._pruned: dict[str, float] = {}
         self._rng = random.Random()
-        self._attempts = Attempts(jobs, clock, self._rng, self._event_loop)
+        self._attempts = Attempts(jobs, clock, self._rng)
         self._queue: deque[Execution] = deque()
         self._cost = math.inf
         """Seconds per run, smoothed: below ``_FAST_RUN`` the worker claims ahead."""
@@ -154,9 +155,13 @@ class Worker:
                 return []
             self._pending_thread = threading.get_ident()
             self._start_monitor()
-            self._reclaim()
-            self._pass(ids, until)
-            self._release(lambda ex: ex.started is None)  # stopped by a signal meanwhile
+            start_capture()
+            try:
+                self._reclaim()
+                self._pass(ids, until)
+                self._release(lambda ex: ex.started is None)  # stopped by a signal meanwhile
+            finally:
+                stop_capture()
         finally:
             self._pending_thread = None
             if not self._stopped:
@@ -172,33 +177,52 @@ class Worker:
         if self._thread is not None:
             raise RuntimeError("the worker is already started")
         self._start_monitor()
+        start_capture()
         self._thread = threading.Thread(target=self._serve, name="rota-worker", daemon=True)
         self._thread.start()
 
     def stop(self, *, timeout: float | None = None) -> None:
         """Stop claiming; let running jobs finish for up to ``timeout`` real seconds
         (default ``config.shutdown_timeout``), then ask them to stop and release
-        their runs back to the queue for another worker. Idempotent; final.
+        their runs back to the queue for another worker. Final.
 
-        Called on the thread that is inside ``run_pending`` (a signal
-        handler), it only stops further claims and returns at once.
+        Callable again, from another thread, while a stop waits: the wait then
+        ends at the earlier of the two deadlines (``timeout=0``: release now),
+        and this call returns once the runs are released. A stop that is over
+        makes later calls return at once.
+
+        Called on the thread that is inside ``run_pending`` or a first ``stop``
+        (a signal handler), it returns at once.
         """
         self._stopping.set()
         if self._pending_thread == threading.get_ident():
             return
-        with self._changed:
-            if self._stopped:
-                return
-            self._stopped = True
-            self._changed.notify_all()
-        self.store.notify()
-        if self._thread is not None:
-            self._thread.join()
-        self._release(lambda ex: ex.started is None)
         wait = self.config.shutdown_timeout if timeout is None else timeout
         with self._changed:
-            self._changed.wait_for(lambda: not self._held, timeout=wait)
-        self._release(lambda ex: True)
+            self._deadline = min(self._deadline, time.monotonic() + max(0.0, wait))
+            first, self._stopped = not self._stopped, True
+            if first:
+                self._stopper = threading.get_ident()
+            self._changed.notify_all()
+        if first:
+            self._drain()
+        elif self._stopper != threading.get_ident():  # not a signal handler inside _drain
+            self._released.wait()
+
+    def _drain(self) -> None:
+        try:
+            self.store.notify()
+            if self._thread is not None:
+                self._thread.join()
+            self._release(lambda ex: ex.started is None)
+            with self._changed:
+                while self._held and (left := self._deadline - time.monotonic()) > 0:
+                    self._changed.wait(left)
+            self._release(lambda ex: True)
+        finally:
+            self._released.set()  # whatever failed, a second stop() must not wait forever
+        if self._thread is not None:
+            stop_capture()
         self._shutdown_resources()
 
     @property
@@ -364,12 +388,10 @@ class Worker:
         if inline:
             self._runner()
             return True
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                self.config.concurrency, thread_name_prefix=f"rota-job-{self.name}"
-            )
+        if self._threads is None:
+            self._threads = DaemonThreads(f"rota-job-{self.name}")
         for _ in range(count):
-            self._executor.submit(self._runner)
+            self._threads.submit(self._runner)
         return True
 
     def _runner(self) -> None:
@@ -554,30 +576,11 @@ class Worker:
 
     # -- resources -------------------------------------------------------
 
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="rota-worker-loop", daemon=True
-                )
-                thread.start()
-                self._loop, self._loop_thread = loop, thread
-            return self._loop
-
     def _shutdown_resources(self) -> None:
         self._stop_monitor()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-        loop, thread = self._loop, self._loop_thread
-        if loop is not None and thread is not None:
-            with contextlib.suppress(Exception):  # asyncio.to_thread's pool, if a job used it
-                drained = asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop)
-                drained.result(timeout=5)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=5)
-            if not thread.is_alive():
-                loop.close()
+        if self._threads is not None:
+            self._threads.close()
+        self._attempts.close()
 
     def _log_outcome(self, run: Run, outcome: Outcome) -> None:
         event, level = _EVENTS[outcome.state]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -124,15 +126,50 @@ def test_sigterm_releases_runs_still_running_after_the_drain(project: Project) -
     assert project.lines("busy.txt") == [f"start {run_id}"]
 
 
-def test_second_signal_exits_at_once(project: Project) -> None:
+def read_stderr_until(child: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """The child's stderr up to and including the first line that contains ``text``."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            lines.append(line)
+            if text in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert not reader.is_alive(), f"no {text!r} on stderr in {timeout}s: {''.join(lines)}"
+    return "".join(lines)
+
+
+def test_second_signal_releases_the_running_run_and_exits_1(project: Project) -> None:
     project.write_app(DRAIN)
-    run_id, sent = start_busy(project, 30.0)
+    run_id, _sent = start_busy(project, 30.0)
     child = project.children[0]
+    head = read_stderr_until(child, "rota work: stopping", timeout=10)
+    hurried = time.monotonic()
     child.send_signal(signal.SIGINT)  # a different signal, so the two cannot merge
     _out, err = child.communicate(timeout=15)
+    err = head + err
     assert child.returncode == 1, err
-    assert time.monotonic() - sent < 8
-    assert "exiting at once" in err
+    assert time.monotonic() - hurried < 3  # the drain would have lasted 30s
+    assert "exiting now" in err
     run = project.run(run_id)
     assert run is not None
-    assert run.state is RunState.RUNNING
+    assert run.state is RunState.QUEUED, run  # for the next worker at once, not after the lease
+    assert run.lease_token is None
+    assert project.lines("busy.txt") == [f"start {run_id}"]
+
+
+def test_two_quick_signals_still_release_the_running_run(project: Project) -> None:
+    project.write_app(DRAIN)
+    run_id, _sent = start_busy(project, 30.0)
+    child = project.children[0]
+    child.send_signal(signal.SIGINT)
+    _out, err = child.communicate(timeout=15)
+    assert child.returncode == 1, err
+    run = project.run(run_id)
+    assert run is not None
+    assert run.state is RunState.QUEUED, run
