@@ -9,12 +9,13 @@ add a leading seconds field. ``Schedule`` inherits this mixin.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
-from rota._cron_parse import ALIASES as MACROS
 from rota._filters import parse_clock, parse_day
 from rota.errors import InvalidSchedule, did_you_mean
-from rota.triggers import Trigger
+
+if TYPE_CHECKING:
+    from rota.triggers import Trigger
 
 MONTHS = (  # spelled out: calendar.month_name follows the locale
     "january",
@@ -110,6 +111,8 @@ class Frequencies:
 
     def _expand_macro(self, by: str) -> None:
         assert self._macro is not None
+        from rota._cron_parse import ALIASES as MACROS  # the cron engine loads when needed
+
         expanded = MACROS.get(self._macro.lower())
         if expanded is None:
             raise InvalidSchedule(f"{by}() cannot modify cron({self._macro!r})")

@@ -23,12 +23,14 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota._policies import Policies
 from rota.jobs import Job
 from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
-from rota.triggers import Trigger
+
+if TYPE_CHECKING:
+    from rota.triggers import Trigger
 
 MIN_DEFAULT_GRACE = timedelta(seconds=10)
 MAX_DEFAULT_GRACE = timedelta(days=1)

@@ -7,7 +7,7 @@ combination cannot be built; ``rota.schedule`` re-exports it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -124,7 +124,8 @@ class Policies:
 
     def to_spec(self) -> dict[str, Any]:
         """A JSON-able dict (``grace`` in seconds)."""
-        spec = asdict(self)
+        # every field is a scalar: a shallow copy is ``asdict`` without its deep copies
+        spec = {f.name: getattr(self, f.name) for f in fields(self)}
         spec["grace"] = None if self.grace is None else self.grace.total_seconds()
         return spec
 

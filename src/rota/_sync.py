@@ -5,12 +5,16 @@ changed one keeps its history, pause state and progress, and a changed
 trigger counts from the current minute (no slot of the new definition from
 before the change fires). Code schedules no longer declared are retired;
 dynamic schedules are never touched.
+
+``rota run`` syncs on every pass, usually with nothing changed, so a sync
+reads the stored schedules in one listing (one query per 500) and compares
+specs in memory; only a schedule that changed costs more queries.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -42,30 +46,51 @@ class SyncReport:
     unchanged: tuple[str, ...] = ()
 
 
-def sync(scheduler: Scheduler, declared: Mapping[str, Schedule], now: datetime) -> SyncReport:
-    """Upsert ``declared`` into the scheduler's store and retire undeclared code schedules."""
+def sync(
+    scheduler: Scheduler,
+    declared: Mapping[str, Schedule],
+    now: datetime,
+    *,
+    discover: bool = False,
+) -> SyncReport:
+    """Upsert ``declared`` into the scheduler's store and retire undeclared code schedules.
+
+    With ``discover``, also ``scheduler.discover(now)`` over the same listing
+    (the dynamic schedules in it: sync has just seen to the code ones).
+    """
+    stored = {r.name: r for r in all_schedules(scheduler.store, include_retired=True)}
     changes: dict[Change, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for schedule in declared.values():
-        changes[_sync_one(scheduler, schedule, now)].append(schedule.name)
-    return SyncReport(
+        listed = stored.get(schedule.name)
+        changes[_sync_one(scheduler, schedule, now, listed)].append(schedule.name)
+    report = SyncReport(
         created=tuple(changes["created"]),
         updated=tuple(changes["updated"]),
-        retired=tuple(_retire_undeclared(scheduler.store, declared, now)),
+        retired=tuple(_retire_undeclared(scheduler.store, declared, stored.values(), now)),
         unchanged=tuple(changes["unchanged"]),
     )
+    if discover:
+        scheduler.discover(now, records=[r for r in stored.values() if r.source == "dynamic"])
+    return report
 
 
-def _sync_one(scheduler: Scheduler, schedule: Schedule, now: datetime) -> Change:
+def _sync_one(
+    scheduler: Scheduler, schedule: Schedule, now: datetime, listed: ScheduleRecord | None
+) -> Change:
+    """Store ``schedule``, starting from ``listed`` (its record in the listing, if any)."""
     store = scheduler.store
-    spec = normal(schedule.to_spec())
-    for _ in range(_ATTEMPTS):  # a scheduler may advance the record meanwhile: read again
-        current = store.get_schedule(schedule.name)
+    text = json.dumps(schedule.to_spec(), sort_keys=True)
+    current = listed
+    for attempt in range(_ATTEMPTS):  # a scheduler may advance the record meanwhile: read again
+        if attempt:
+            current = store.get_schedule(schedule.name)
         outcome: Change
         if current is None:
             outcome = "created"
+            _validate(schedule)
             saved = store.save_schedule(new_record(schedule, now), expected_version=None)
         else:
-            outcome, saved = _update(store, current, schedule, spec, now)
+            outcome, saved = _update(store, current, schedule, text, now)
         if saved is not None:
             _ensure_host(scheduler, saved, schedule, now, restart=outcome == "updated")
             return outcome
@@ -73,16 +98,19 @@ def _sync_one(scheduler: Scheduler, schedule: Schedule, now: datetime) -> Change
 
 
 def _update(
-    store: Store, current: ScheduleRecord, schedule: Schedule, spec: dict[str, Any], now: datetime
+    store: Store, current: ScheduleRecord, schedule: Schedule, text: str, now: datetime
 ) -> tuple[Change, ScheduleRecord | None]:
+    """Update ``current`` to ``schedule``, whose spec is the JSON ``text`` (sorted keys)."""
     if current.source != "code":
         raise ConfigurationError(
             f"schedule {schedule.name!r} is declared in code but the store holds a dynamic "
             "schedule of that name; rename one (.named('...')) or delete the dynamic one"
         )
-    stored = normal(current.spec)
-    if stored == spec and not current.retired:
+    if not current.retired and _same(current.spec, text):
         return "unchanged", current
+    spec: dict[str, Any] = json.loads(text)
+    stored = normal(current.spec)
+    _validate(schedule)
     restart = current.retired or stored.get("trigger") != spec["trigger"]
     restart = restart or is_per_host(stored) != is_per_host(spec)
     next_due = restart_due(schedule.trigger, current, now) if restart else current.next_due
@@ -94,6 +122,12 @@ def _update(
         next_due=None if schedule.policies.on_each_server else next_due,
     )
     return "updated", store.save_schedule(record, expected_version=current.version)
+
+
+def _validate(schedule: Schedule) -> None:
+    """Compile the trigger of a schedule about to be stored: a bad one fails before anything
+    is. (Its spec is read without compiling, so comparing unchanged ones stays cheap.)"""
+    _ = schedule.trigger
 
 
 def _ensure_host(
@@ -119,14 +153,23 @@ def _ensure_host(
 
 
 def _retire_undeclared(
-    store: Store, declared: Mapping[str, Schedule], now: datetime
+    store: Store, declared: Mapping[str, Schedule], stored: Iterable[ScheduleRecord], now: datetime
 ) -> Iterator[str]:
-    for record in all_schedules(store):
-        if record.source != "code" or record.name in declared or host_record_of(record):
+    for record in stored:
+        if record.source != "code" or record.retired or record.name in declared:
+            continue
+        if host_record_of(record):
             continue
         gone = record.evolve(retired=True, updated_at=now)
         if store.save_schedule(gone, expected_version=record.version) is not None:
             yield record.name
+
+
+def _same(stored: Mapping[str, Any], text: str) -> bool:
+    """Whether the stored spec equals the spec whose sorted JSON is ``text``, once both
+    are normal. Equal texts are the common case, checked first; ``normal`` also equates
+    what JSON text keeps apart, such as ``1`` and ``1.0``."""
+    return json.dumps(stored, sort_keys=True) == text or normal(stored) == json.loads(text)
 
 
 def normal(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,11 +178,11 @@ def normal(spec: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def all_schedules(store: Store) -> Iterator[ScheduleRecord]:
-    """Every schedule that is not retired, page by page."""
+def all_schedules(store: Store, *, include_retired: bool = False) -> Iterator[ScheduleRecord]:
+    """Every schedule (that is not retired, unless ``include_retired``), page by page."""
     after: str | None = None
     while True:
-        page = store.list_schedules(after=after, limit=_PAGE)
+        page = store.list_schedules(include_retired=include_retired, after=after, limit=_PAGE)
         yield from page
         if len(page) < _PAGE:
             return

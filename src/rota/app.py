@@ -9,15 +9,13 @@ Creating one touches nothing: the store is opened on first use.
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from rota._planning import placement, run_options
-from rota._sync import SyncReport, sync
 from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
 from rota.config import RotaConfig
 from rota.errors import (
@@ -31,19 +29,18 @@ from rota.errors import (
 from rota.jobs import Job, JobRegistry, job_from_callable, shell_job
 from rota.runs import Run, RunState, manual_run_id
 from rota.schedule import Schedule
-from rota.scheduler import (
-    Scheduler,
-    TickReport,
-    host_record_of,
-)
 from rota.stores.base import ScheduleRecord, Store
 
+# Declaring jobs and schedules needs only the modules above. The scheduler, the
+# planner, the cron engine, the sync and the worker load when something runs.
 if TYPE_CHECKING:
+    from rota._sync import SyncReport
+    from rota.scheduler import Scheduler, TickReport
     from rota.worker import Worker, WorkerConfig
 
 P = ParamSpec("P")
 R = TypeVar("R")
-_FAILED = (RunState.FAILED, RunState.TIMED_OUT)
+_worker_log = logging.getLogger("rota.worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +63,8 @@ class RunReport:
     @property
     def failed(self) -> tuple[Run, ...]:
         """Executed runs that failed or timed out."""
-        return tuple(run for run in self.runs if run.state in _FAILED)
+        failed = (RunState.FAILED, RunState.TIMED_OUT)
+        return tuple(run for run in self.runs if run.state in failed)
 
 
 class Rota:
@@ -94,7 +92,7 @@ class Rota:
             overrides["store_url"] = store
         elif store is not None and not isinstance(store, Store):
             raise ConfigurationError(f"store must be a URL or a Store, not {type(store).__name__}")
-        self.config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+        self.config = config.evolve(**{k: v for k, v in overrides.items() if v is not None})
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.jobs = JobRegistry()
         self.environment = self.config.resolved_environment()
@@ -250,6 +248,8 @@ class Rota:
         from before the change fires). Dynamic schedules are left alone.
         Two schedules with one name raise ``ConfigurationError``.
         """
+        from rota._sync import sync
+
         now = self.clock.now() if now is None else now
         declared = self._by_name = self.declared()
         return sync(self.scheduler, declared, now)
@@ -259,6 +259,8 @@ class Rota:
     @property
     def scheduler(self) -> Scheduler:
         """The scheduler over this app's store (built on first use)."""
+        from rota.scheduler import Scheduler
+
         with self._lock:
             if self._scheduler is None:
                 config = replace(self.config.scheduler, keep_runs=self.config.keep_runs)
@@ -309,6 +311,8 @@ class Rota:
         take other hosts' per-host runs too; so when per-host schedules are
         declared, the queues are listed: those of the jobs and schedules.
         """
+        from rota._planning import placement
+
         schedules = self.schedules
         if config.queues is None and not any(s.policies.on_each_server for s in schedules):
             return None
@@ -332,29 +336,55 @@ class Rota:
         ``schedule:run`` does; with ``now`` or a test clock it passes once.
         ``now`` only sets the instant that is planned; execution reads the clock.
         """
+        from rota._sync import sync
+        from rota.scheduler import TickReport
+
         start = self.clock.now() if now is None else now
-        self.sync_schedules(start)
-        self.scheduler.discover(start)
+        declared = self._by_name = self.declared()
+        sync(self.scheduler, declared, start, discover=True)
         end = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
         repeat = now is None and isinstance(self.clock, SystemClock)
-        worker = self._pass_worker = self.worker()
         if not self.running:
             self._stop.clear()
         ticks = TickReport()
         executed: dict[str, Run] = {}
+        worker: Worker | None = None
         try:
             moment = start
             while True:
                 ticks += self.scheduler.tick(moment)
-                executed.update((run.id, run) for run in worker.run_pending())
+                if worker is None and self._anything_to_execute():
+                    worker = self._pass_worker = self.worker()
+                if worker is not None:
+                    executed.update((run.id, run) for run in worker.run_pending())
                 if not repeat or not self._wait_for_next_slot(end):
                     break
                 moment = self.clock.now()
         finally:
             self._pass_worker = None
-            worker.stop()
+            if worker is not None:
+                worker.stop()
         recorded = tuple(run for run in ticks.runs if run.state.is_terminal)
         return RunReport(runs=tuple(executed.values()), recorded=recorded, tick=ticks)
+
+    def _anything_to_execute(self) -> bool:
+        """Whether a pass needs a worker: a run is claimable now, on any queue, once lapsed
+        leases are taken back. The worker (and what it imports) is made only then."""
+        now = self.clock.now()
+        try:
+            reclaimed = self.store.reclaim_expired(now)
+        except Exception:
+            return True  # the worker reclaims again, and logs the failure as it always did
+        for run in reclaimed:  # as the worker logs what it takes back
+            _worker_log.warning(
+                "run %s of %s: lease expired, now %s",
+                run.id,
+                run.job,
+                run.state,
+                extra={"event": "run.reclaimed", "run_id": run.id},
+            )
+        available = self.store.next_available_at()
+        return bool(reclaimed) or (available is not None and available <= now)
 
     def _wait_for_next_slot(self, end: datetime) -> bool:
         """Sleep until the next slot if it comes before ``end``; False when it does not."""
@@ -388,6 +418,10 @@ class Rota:
     def _manual_run(
         self, target: Callable[..., Any] | str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Run:
+        import json
+
+        from rota._planning import run_options
+
         schedule = self._schedule_named(target) if isinstance(target, str) else None
         job = self._job_for(schedule.job if schedule is not None else target)
         if schedule is not None and not args and not kwargs:
@@ -421,6 +455,8 @@ class Rota:
         schedule = self.declared().get(name)
         if schedule is not None:
             return schedule
+        from rota.scheduler import host_record_of
+
         record = self.store.get_schedule(name)
         if record is not None and host_record_of(record) is None:
             return self.resolve(record)
@@ -455,19 +491,26 @@ class Rota:
         """Stop the loops ``start()``/``work()`` started, and a ``run_due`` pass in
         progress (it claims nothing more). Running jobs get ``timeout`` seconds
         (default: the worker's ``shutdown_timeout``) before their runs are released
-        to other workers. Safe to call from a signal handler, and twice."""
+        to other workers. Safe to call from a signal handler, and twice.
+
+        A second call from another thread while the first still waits hurries
+        it: the wait ends at the earlier deadline (``timeout=0``: release the
+        runs now) and the call returns once the runs are released."""
         self._stop.set()
         passing = self._pass_worker
         if passing is not None:  # inside run_due (a signal handler): stop claiming more
             passing.stop(timeout=timeout)
         with self._lock:
-            threads, self._threads = self._threads, None
+            threads = self._threads  # kept until stopped, so that a second call finds it
         if threads is None:
             return
         thread, worker = threads
         self.store.notify()
         thread.join(timeout)
         worker.stop(timeout=timeout)
+        with self._lock:
+            if self._threads is threads:
+                self._threads = None
 
     @property
     def running(self) -> bool:
@@ -493,6 +536,14 @@ def _open(url: str) -> Store:
         raise
     except Exception as exc:
         raise StoreUnavailable(f"cannot open the store {url!r}: {exc}") from exc
+
+
+def __getattr__(name: str) -> object:
+    if name != "SyncReport":
+        raise AttributeError(f"module 'rota.app' has no attribute {name!r}")
+    from rota._sync import SyncReport
+
+    return SyncReport
 
 
 __all__ = ["Rota", "RunReport", "SyncReport"]

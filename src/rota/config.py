@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, overload
 
 from rota.errors import ConfigurationError
 
@@ -51,14 +50,39 @@ def _check(name: str, value: float, *, minimum: float) -> None:
         raise ConfigurationError(f"invalid {name} {value!r} (must be a number >= {minimum:g})")
 
 
-def _default_worker_config() -> WorkerConfig:
-    from rota.worker import WorkerConfig  # the worker module is loaded only when needed
+class _WorkerField:
+    """``RotaConfig.worker``: the ``WorkerConfig`` given, else ``WorkerConfig()``, made on
+    first read. Declaring an app (and a ``rota run`` with nothing due) then never
+    imports ``rota.worker``, which only a process that executes runs needs."""
 
-    return WorkerConfig()
+    @overload
+    def __get__(self, config: None, owner: type[RotaConfig]) -> _WorkerField: ...
+
+    @overload
+    def __get__(self, config: RotaConfig, owner: type[RotaConfig]) -> WorkerConfig: ...
+
+    def __get__(
+        self, config: RotaConfig | None, owner: type[RotaConfig]
+    ) -> WorkerConfig | _WorkerField:
+        if config is None:
+            return self  # the dataclass default, which means "not given"
+        given: WorkerConfig | None = config.__dict__["_worker"]
+        if given is None:
+            from rota.worker import WorkerConfig
+
+            given = config.__dict__["_worker"] = WorkerConfig()
+        return given
+
+    def __set__(self, config: RotaConfig, value: WorkerConfig | _WorkerField) -> None:
+        config.__dict__["_worker"] = None if isinstance(value, _WorkerField) else value
 
 
 def default_host() -> str:
     """This machine's name, as ``on_each_server`` runs and worker names use it."""
+    if hasattr(os, "uname"):  # what gethostname() returns, without importing socket
+        return os.uname().nodename or "localhost"
+    import socket
+
     return socket.gethostname() or "localhost"
 
 
@@ -75,7 +99,7 @@ class RotaConfig:
     store_url: str | None = None
     environment: str | None = None
     host: str | None = None
-    worker: WorkerConfig = field(default_factory=_default_worker_config)
+    worker: _WorkerField = _WorkerField()
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     keep_runs: int = 1000
 
@@ -85,6 +109,12 @@ class RotaConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigurationError(f"invalid {name} {value!r} (must be a non-empty string)")
+
+    def evolve(self, **changes: Any) -> RotaConfig:
+        """``dataclasses.replace(self, **changes)``, keeping the default ``worker`` unmade."""
+        if "worker" not in changes and self.__dict__["_worker"] is None:
+            changes["worker"] = RotaConfig.worker
+        return replace(self, **changes)
 
     def resolved_store_url(self) -> str:
         """``store_url``, else ``ROTA_STORE``, else ``sqlite:///rota.db``."""

@@ -9,8 +9,6 @@ that is the whole of "exactly one run per slot".
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -231,10 +229,14 @@ def run_id_for(schedule: str, slot: datetime, host: str | None = None) -> str:
     """
     if slot.tzinfo is None:
         raise NaiveDatetime("slot")
+    import hashlib  # here: declaring an app need not load OpenSSL
+
     key = f"{schedule}\x00{slot_key(slot)}\x00{host or ''}"
     return "r" + hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
 
 
 def manual_run_id() -> str:
     """A fresh id for a run that no slot produced (``rota trigger``, tests)."""
+    import uuid  # here: it loads ``platform``, which nothing else on ``rota run`` needs
+
     return "m" + uuid.uuid4().hex[:20]

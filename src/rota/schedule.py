@@ -13,13 +13,12 @@ naming the bad part.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from rota._filters import (
@@ -44,7 +43,11 @@ from rota._policies import (
 )
 from rota._zones import zone
 from rota.errors import InvalidArguments, InvalidSchedule, NaiveDatetime
-from rota.triggers import Cron, Interval, Once, Trigger, trigger_from_spec
+
+# rota.triggers (and with it the cron engine) loads when a trigger is first
+# needed: declaring a schedule with the frequency methods does not compile it.
+if TYPE_CHECKING:
+    from rota.triggers import Trigger
 
 __all__ = ["Policies", "Schedule"]
 
@@ -83,6 +86,8 @@ def derive_name(job: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> s
     inner = ",".join(parts)
     if len(inner) <= _SHORT_NAME and all(_PLAIN.fullmatch(k) for k in kwargs):
         return f"{job}[{inner}]"
+    import hashlib  # here: declaring schedules need not load OpenSSL
+
     canonical = json.dumps([list(args), kwargs], sort_keys=True, separators=(",", ":"))
     return f"{job}[#{hashlib.sha256(canonical.encode()).hexdigest()[:10]}]"
 
@@ -152,6 +157,8 @@ class Schedule(Frequencies):
         return self._trigger
 
     def _compile(self) -> Trigger:
+        from rota.triggers import Cron, Interval, Once
+
         if self._kind == "interval":
             assert self._every is not None
             return Interval(self._every, anchor=self._anchor, tz=self._tz)
@@ -191,6 +198,8 @@ class Schedule(Frequencies):
         """Use this cron expression (5 fields, 6 with seconds first, or ``@daily`` …)."""
         if not isinstance(expression, str):
             raise InvalidSchedule(f"cron() needs a string, not {type(expression).__name__}")
+        from rota.cron import Cron
+
         Cron(expression, tz=self._tz, seed=self.name)  # validates; raises InvalidCron
         if self._kind != "cron":
             raise InvalidSchedule(f"cron() cannot be combined with {self._kind_method()}")
@@ -216,6 +225,8 @@ class Schedule(Frequencies):
 
     def every(self, interval: float | timedelta, *, anchor: datetime | None = None) -> Self:
         """An ``Interval`` trigger: every ``interval`` (seconds or timedelta, >= 1 s)."""
+        from rota.triggers import Interval
+
         trigger = Interval(interval, anchor=anchor)  # validates
         self._switch("interval", "every")
         self._every = trigger.every
@@ -224,6 +235,8 @@ class Schedule(Frequencies):
 
     def once_at(self, at: datetime) -> Self:
         """A ``Once`` trigger: a single slot at ``at`` (aware)."""
+        from rota.triggers import Once
+
         Once(at)  # validates
         self._switch("once", "once_at")
         self._at = at
@@ -360,11 +373,24 @@ class Schedule(Frequencies):
             "args": list(self.args),
             "kwargs": dict(self.kwargs),
             "description": self._description,
-            "trigger": self.trigger.to_spec(),
+            "trigger": self._trigger_spec(),
             "policies": self.policies.to_spec(),
             "filters": stored,
             "has_callable_filters": len(stored) < len(self.filters),
         }
+
+    def _trigger_spec(self) -> dict[str, Any]:
+        """``self.trigger.to_spec()``; for a cron trigger, without compiling the expression.
+
+        ``rota run`` compares the specs of every declared schedule with the
+        store's on each pass, and compiling hundreds of expressions (loading
+        the cron engine) would cost more than the whole comparison. This is
+        exactly ``Cron.to_spec()`` of the trigger ``_compile`` builds.
+        """
+        expression = self.expression
+        if self._trigger is not None or expression is None:
+            return self.trigger.to_spec()
+        return {"type": "cron", "expr": expression, "tz": self._tz.key, "seed": self.name}
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Schedule:
@@ -380,12 +406,16 @@ class Schedule(Frequencies):
             s.named(spec["name"])
         if spec.get("description") is not None:
             s.description(spec["description"])
+        from rota.triggers import trigger_from_spec
+
         s._load_trigger(trigger_from_spec(spec["trigger"]))
         for f in spec.get("filters") or ():
             s._load_filter(filter_from_spec(f))
         return s
 
     def _load_trigger(self, trigger: Trigger) -> None:
+        from rota.triggers import Cron, Interval, Once
+
         self.timezone(trigger.tz)
         if isinstance(trigger, Interval):
             self.every(trigger.every, anchor=trigger.anchor)

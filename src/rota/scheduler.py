@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -387,17 +387,23 @@ class Scheduler:
             if due is not None:
                 self._advance(current, after, due)
 
-    def discover(self, now: datetime | None = None) -> None:
-        """Ensure this host's progress record for every active ``on_each_server`` schedule."""
+    def discover(
+        self, now: datetime | None = None, *, records: Iterable[ScheduleRecord] | None = None
+    ) -> None:
+        """Ensure this host's progress record for every active ``on_each_server`` schedule
+        (of ``records``, when the caller has just listed them; else of the store)."""
         now = self.clock.now() if now is None else now
+        for record in self._listing() if records is None else records:
+            if record.active and is_per_host(record.spec) and not host_record_of(record):
+                schedule = self._load(record)
+                if schedule is not None:
+                    self.ensure_host_record(record, schedule, now)
+
+    def _listing(self) -> Iterator[ScheduleRecord]:
         after: str | None = None
         while True:
             page = self.store.list_schedules(after=after, limit=_PAGE)
-            for record in page:
-                if record.active and is_per_host(record.spec) and not host_record_of(record):
-                    schedule = self._load(record)
-                    if schedule is not None:
-                        self.ensure_host_record(record, schedule, now)
+            yield from page
             if len(page) < _PAGE:
                 return
             after = page[-1].name

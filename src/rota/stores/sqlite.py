@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,12 +48,13 @@ _SETUP = (
 
 def migrations() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every packaged migration, in order."""
-    folder = resources.files("rota.stores").joinpath("sql/sqlite")
+    folder = _codec.package_file("rota.stores", "sql/sqlite")
     found = []
-    for entry in folder.iterdir():
+    for entry in os.scandir(folder):
         match = _MIGRATION_FILE.match(entry.name)
         if match:
-            found.append((int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+            with open(entry.path, encoding="utf-8") as file:
+                found.append((int(match[1]), match[2], file.read()))
     return sorted(found)
 
 

@@ -1,0 +1,297 @@
+"""The ``rota`` command line's click group and its commands.
+
+``rota.cli.main`` runs the plain ``rota run`` without click (cron starts it
+every minute) and hands everything else to the ``cli`` group here. This
+module imports only click, ``rota.errors``, the version and the table
+helpers at the top; each command imports what it needs (``rota._cli_run``,
+``rota._cli_views``). Commands wrap their body in ``@handle_errors``: a
+``RotaError`` becomes one line on stderr (``error: <message>``) and the
+error's exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from rota import __version__
+from rota._cli_tables import format_offset
+from rota.cli import error_line
+from rota.errors import ConfigurationError, RotaError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from rota.app import Rota
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(error: RotaError) -> NoReturn:
+    """Print ``error: <message>`` as one line on stderr and exit with the error's code."""
+    click.echo(error_line(error), err=True)
+    raise click.exceptions.Exit(error.exit_code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command callback so any ``RotaError`` it raises goes through ``fail``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except RotaError as error:
+            fail(error)
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class Globals:
+    """The group's options, handed to every command."""
+
+    app: str | None
+    store: str | None
+    log_level: str | None
+
+
+@click.group(name="rota", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rota")
+@click.option(
+    "--app",
+    "app_ref",
+    metavar="MODULE:ATTR",
+    help="The Rota object, e.g. myapp.tasks:rota (default: ROTA_APP, else [tool.rota] app "
+    "in pyproject.toml).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Store URL, overriding Rota(store=...) and ROTA_STORE (e.g. sqlite:///rota.db).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Log to stderr at this level (default: info for work, warning otherwise).",
+)
+@click.pass_context
+def cli(ctx: click.Context, app_ref: str | None, store: str | None, log_level: str | None) -> None:
+    """rota: scheduled jobs for Python applications."""
+    ctx.obj = Globals(app=app_ref, store=store, log_level=log_level)
+
+
+def load_app(default_level: str = "warning", concurrency: int | None = None) -> Rota:
+    """The app the global options name, with logging set up for the current command."""
+    from rota._cli_pass import configure_logging, load
+
+    options = click.get_current_context().find_object(Globals)
+    assert options is not None
+    configure_logging(options.log_level or default_level)
+    return load(options.app, options.store, concurrency)
+
+
+# -- rota next ---------------------------------------------------------------------------------
+
+
+def parse_after(text: str | None, tz: ZoneInfo) -> datetime:
+    """``--after``: ISO 8601; without an offset it is read in ``tz``; absent, now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        after = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid --after {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
+            "or 2026-11-24T07:30+01:00)"
+        ) from None
+    return after.replace(tzinfo=tz) if after.tzinfo is None else after
+
+
+def format_slot(slot: datetime, after: datetime) -> tuple[str, str, str]:
+    """The three columns of a ``rota next`` line: local time and weekday, offset, UTC."""
+    local = f"{slot.isoformat(sep=' ')} ({slot:%a})"
+    utc = f"{slot.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return local, format_offset(slot - after), utc
+
+
+@cli.command("next")
+@click.argument("expression")
+@click.option("--tz", default="UTC", show_default=True, help="IANA timezone to read EXPRESSION in.")
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(min=1, max=10_000),
+    default=10,
+    show_default=True,
+    help="How many slots to show.",
+)
+@click.option(
+    "--after",
+    metavar="ISO",
+    help="Start from this instant instead of now; without an offset it is read in --tz.",
+)
+@click.option("--seed", metavar="NAME", help="Seed for H fields (a schedule's name).")
+@handle_errors
+def next_command(expression: str, tz: str, count: int, after: str | None, seed: str | None) -> None:
+    """Show EXPRESSION in plain words and its next slots.
+
+    Each line gives the slot in --tz with its weekday, how long from --after
+    (default: now), and the same instant in UTC.
+    """
+    from rota.cron import Cron
+
+    cron = Cron(expression, tz=tz, seed=seed)
+    start = parse_after(after, cron.tz)
+    rows = []
+    for slot in cron.iter_after(start):
+        rows.append(format_slot(slot, start))
+        if len(rows) == count:
+            break
+    click.echo(cron.describe())
+    width = max(len(offset) for _, offset, _ in rows)
+    for local, offset, utc in rows:
+        click.echo(f"{local}  {offset.ljust(width)}  = {utc}")
+
+
+# -- running -----------------------------------------------------------------------------------
+
+_CONCURRENCY = click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1, max=1024),
+    help="Jobs executing at once (default: the app's WorkerConfig.concurrency).",
+)
+
+
+@cli.command("run")
+@_CONCURRENCY
+@handle_errors
+def run_command(concurrency: int | None) -> None:
+    """Run what is due now, here, and exit (for crontab: `* * * * * rota run`).
+
+    Syncs the app's schedules into the store, fires the slots that are due
+    (and missed ones, per each schedule's catch-up policy) and executes them
+    in this process. Sub-minute schedules keep it running until the end of
+    the current minute. Any number of `rota run` at once fire each slot
+    once. Prints a one-line summary; exits 0 even when jobs failed (see
+    `rota history`), non-zero only when rota itself could not run.
+    """
+    from rota._cli_pass import run_pass
+
+    click.echo(run_pass(load_app(concurrency=concurrency)))
+
+
+@cli.command("work")
+@_CONCURRENCY
+@click.option(
+    "--drain",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="On SIGTERM/SIGINT, how long running jobs may finish before their runs are released "
+    "(default: the app's WorkerConfig.shutdown_timeout, 30s).",
+)
+@handle_errors
+def work_command(concurrency: int | None, drain: float | None) -> None:
+    """Run the scheduler and workers in this process until stopped.
+
+    The first SIGTERM or Ctrl-C stops claiming, lets running jobs finish
+    for up to --drain seconds, releases the runs still running back to the
+    queue and exits 0. A second signal exits at once (their runs come back
+    when their lease lapses).
+    """
+    from rota._cli_run import work
+
+    work(load_app("info", concurrency), drain)
+
+
+@cli.command("test")
+@click.argument("name")
+@handle_errors
+def test_command(name: str) -> None:
+    """Run schedule or job NAME now, here, and show the outcome.
+
+    Exits 0 when the run succeeded, 1 when it failed.
+    """
+    from rota._cli_views import outcome_report
+
+    run = load_app().trigger(name)
+    out, err = outcome_report(run)
+    click.echo(out)
+    if err is not None:
+        click.echo(err, err=True)
+        raise click.exceptions.Exit(1)
+
+
+# -- looking -----------------------------------------------------------------------------------
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@cli.command("list")
+@_JSON
+@handle_errors
+def list_command(as_json: bool) -> None:
+    """Show the schedules, when they fire, and their last run.
+
+    Times are in each schedule's timezone. Read-only: nothing is synced.
+    """
+    from rota._cli_tables import render_table
+    from rota._cli_views import LIST_HEADERS, schedule_rows
+
+    now = datetime.now(UTC)
+    rows = schedule_rows(load_app(), now)
+    if as_json:
+        click.echo(json.dumps([row.to_json() for row in rows], indent=2, default=str))
+    elif not rows:
+        click.echo("no schedules (declare some on the app, or create them at run time)")
+    else:
+        click.echo(render_table(LIST_HEADERS, [row.cells(now) for row in rows]))
+
+
+@cli.command("history")
+@click.argument("name", required=False)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=20,
+    show_default=True,
+    help="How many runs to show.",
+)
+@click.option("--state", "states", multiple=True, metavar="STATE", help="Only runs in STATE.")
+@_JSON
+@handle_errors
+def history_command(name: str | None, limit: int, states: tuple[str, ...], as_json: bool) -> None:
+    """Show recent runs (of schedule NAME), newest first.
+
+    Slots are shown in the schedule's timezone; manual runs (`rota test`)
+    show when they were made.
+    """
+    from rota._cli_tables import render_table
+    from rota._cli_views import (
+        HISTORY_HEADERS,
+        history,
+        history_cells,
+        parse_states,
+        run_json,
+        zones,
+    )
+
+    app = load_app()
+    runs = history(app, name, limit, parse_states(states))
+    if as_json:
+        click.echo(json.dumps([run_json(run) for run in runs], indent=2, default=str))
+        return
+    if not runs:
+        click.echo("no runs yet" + (f" of {name!r}" if name else ""))
+        return
+    tz = zones(app)
+    rows = [history_cells(run, tz.get(run.schedule or "", UTC)) for run in runs]
+    click.echo(render_table(HISTORY_HEADERS, rows))
