@@ -33,6 +33,11 @@ def not_found(run_id: str) -> RunNotFound:
     return RunNotFound(f"no run with id {run_id!r}")
 
 
+def serves_host(run: Run, host: str | None) -> bool:
+    """Whether a claim by ``host`` may take ``run``: a per-host run only by its own host."""
+    return run.host is None or run.host == host
+
+
 def claimed(run: Run, worker: str, now: datetime, expires: datetime, token: str) -> Run:
     """``run`` as ``claim_runs`` leaves it."""
     return updated(

@@ -232,14 +232,23 @@ class Store(ABC):
         limit: int,
         lease_seconds: float,
         queues: Sequence[str] | None = None,
+        host: str | None = None,
     ) -> list[Run]:
         """Atomically take up to ``limit`` claimable runs for ``worker``.
 
         Claimable: state queued or retrying, ``available_at <= now``, queue
-        in ``queues`` (all when None), and, for ``options.exclusive`` runs,
-        no other run of the same schedule running (nor another run of that
-        schedule taken in the same claim). Order: priority descending, then
-        ``available_at``, then id.
+        in ``queues`` (all when None), meant for ``host`` (see below), and,
+        for ``options.exclusive`` runs, no other run of the same schedule
+        running (nor another run of that schedule taken in the same claim).
+        Order: priority descending, then ``available_at``, then id.
+
+        Host: a run whose ``host`` is set (an ``on_each_server`` run) must
+        execute on that host, so it is claimable only by a caller passing
+        that same ``host``; a run with no host is claimable by anyone. A
+        caller passing ``host=None`` therefore never gets a per-host run,
+        whatever ``queues`` it names: a worker that does not say where it
+        runs cannot take work pinned to a machine. The host check is part
+        of the claim's atomic step, like the others.
         Each claimed run becomes running with ``attempt + 1``, a fresh
         ``lease_token``, ``lease_expires_at = now + lease_seconds``,
         ``started_at = now``, ``worker``, and ``cancel_requested`` false.
@@ -292,8 +301,16 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
-        """The earliest ``available_at`` of a claimable run, or None."""
+    def next_available_at(
+        self, queues: Sequence[str] | None = None, *, host: str | None = None
+    ) -> datetime | None:
+        """The earliest ``available_at`` of a queued or retrying run that a
+        ``claim_runs(queues=queues, host=host)`` could take once available
+        (the same queue and host rules; exclusivity aside), or None.
+
+        Another host's per-host run never counts: it must not keep a worker
+        or a ``rota run`` pass of this host waiting.
+        """
 
     # -- runs: control ---------------------------------------------------
 

@@ -221,13 +221,14 @@ class MemoryStore(Store):
         limit: int,
         lease_seconds: float,
         queues: Sequence[str] | None = None,
+        host: str | None = None,
     ) -> list[Run]:
         now = _codec.utc(now, "now")
         expires = now + timedelta(seconds=lease_seconds)
         with self._locked():
             busy = {self._runs[i].schedule for i in self._running}
             claimed: list[Run] = []
-            for run in self._candidates(now, queues):
+            for run in self._candidates(now, queues, host):
                 if len(claimed) >= limit:
                     break
                 if run.options.exclusive and run.schedule is not None:
@@ -241,12 +242,14 @@ class MemoryStore(Store):
                 self._put(run)
         return claimed
 
-    def _candidates(self, now: datetime, queues: Sequence[str] | None) -> Iterator[Run]:
+    def _candidates(
+        self, now: datetime, queues: Sequence[str] | None, host: str | None
+    ) -> Iterator[Run]:
         """Claimable runs in claim order, lazily (the caller stops at its limit)."""
         for _, available_at, run_id in self._claimable:
             if available_at <= now:
                 run = self._runs[run_id]
-                if queues is None or run.queue in queues:
+                if _wanted(run, queues, host):
                     yield run
 
     def renew_lease(
@@ -317,13 +320,12 @@ class MemoryStore(Store):
             self.notify()
         return sorted(reclaimed, key=lambda r: r.id)
 
-    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+    def next_available_at(
+        self, queues: Sequence[str] | None = None, *, host: str | None = None
+    ) -> datetime | None:
         with self._locked():
             runs = (self._runs[run_id] for _, _, run_id in self._claimable)
-            return min(
-                (r.available_at for r in runs if queues is None or r.queue in queues),
-                default=None,
-            )
+            return min((r.available_at for r in runs if _wanted(r, queues, host)), default=None)
 
     # -- runs: control ---------------------------------------------------
 
@@ -371,6 +373,11 @@ class MemoryStore(Store):
 
 def _claim_key(run: Run) -> tuple[int, datetime, str]:
     return (-run.priority, run.available_at, run.id)
+
+
+def _wanted(run: Run, queues: Sequence[str] | None, host: str | None) -> bool:
+    """Whether a claim of ``queues`` by ``host`` may take ``run`` (state and time aside)."""
+    return (queues is None or run.queue in queues) and _rules.serves_host(run, host)
 
 
 def _due(record: ScheduleRecord) -> datetime | None:

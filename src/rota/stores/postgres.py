@@ -7,7 +7,7 @@ Exactly once: the run id is the primary key and runs are inserted with
 ``ON CONFLICT (id) DO NOTHING``; a claim locks each run it takes with
 ``FOR UPDATE SKIP LOCKED``, so no two claims ever take the same run, and an
 exclusive run is taken only under its schedule's advisory lock (see the
-``claim_runs`` function in ``sql/postgres/0001_initial.sql``). Leases are
+``claim_runs`` function in ``sql/postgres/0002_claim_host.sql``). Leases are
 renewed and released only ``WHERE lease_token = <the holder's token>``.
 
 Wake-ups cross processes with ``NOTIFY rota_<schema>``, sent by the very
@@ -291,6 +291,7 @@ class PostgresStore(Store):
         limit: int,
         lease_seconds: float,
         queues: Sequence[str] | None = None,
+        host: str | None = None,
     ) -> list[Run]:
         now = _codec.utc(now, "now")
         if limit <= 0:
@@ -301,6 +302,7 @@ class PostgresStore(Store):
             "expires": now + timedelta(seconds=lease_seconds),
             "limit": limit,
             "queues": None if queues is None else list(queues),
+            "host": host,
         }
         return [_codec.row_to_run(row) for row in self._rows("claim_runs", params)]
 
@@ -368,8 +370,10 @@ class PostgresStore(Store):
             self._woken_here()
         return reclaimed
 
-    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
-        params = {"queues": None if queues is None else list(queues)}
+    def next_available_at(
+        self, queues: Sequence[str] | None = None, *, host: str | None = None
+    ) -> datetime | None:
+        params = {"queues": None if queues is None else list(queues), "host": host}
         row = self._one("next_available_at", params)
         return None if row is None else _codec.opt_from_us(row["min"])
 

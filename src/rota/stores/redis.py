@@ -297,14 +297,15 @@ class RedisStore(Store):
         limit: int,
         lease_seconds: float,
         queues: Sequence[str] | None = None,
+        host: str | None = None,
     ) -> list[Run]:
         now_us = _codec.to_us(now, "now")
         if limit <= 0 or (queues is not None and not queues):
             return []
         expires = now_us + round(lease_seconds * 1_000_000)
-        queue_args = ["-1"] if queues is None else rc.counted(list(queues))
         tokens = [_rules.new_token() for _ in range(limit)]
-        replies = self._run("claim_runs", now_us, expires, worker, limit, *queue_args, *tokens)
+        filters = _claim_filter(queues, host)
+        replies = self._run("claim_runs", now_us, expires, worker, limit, *filters, *tokens)
         return self._runs(replies)
 
     def renew_lease(
@@ -359,11 +360,12 @@ class RedisStore(Store):
             args += (old.id, rev, *rc.counted(sets), *rc.counted(dels))
         return [bool(flag) for flag in self._run("update_runs", *args)]
 
-    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
+    def next_available_at(
+        self, queues: Sequence[str] | None = None, *, host: str | None = None
+    ) -> datetime | None:
         if queues is not None and not queues:
             return None
-        queue_args = ["-1"] if queues is None else rc.counted(list(queues))
-        found = self._run("next_available", *queue_args)
+        found = self._run("next_available", *_claim_filter(queues, host))
         return None if found is None else _codec.from_us(int(found))
 
     # -- runs: control ---------------------------------------------------
@@ -405,3 +407,10 @@ class RedisStore(Store):
         """Wake on a notify in this process or a write by any process using this prefix."""
         with self._guard():
             return self._wakeups.wait(timeout)
+
+
+def _claim_filter(queues: Sequence[str] | None, host: str | None) -> list[str]:
+    """The host and queue arguments of the claim scripts: the host as a list of
+    none or one, then ``-1`` for every queue or the queues, counted."""
+    hosts = rc.counted([] if host is None else [host])
+    return hosts + (["-1"] if queues is None else rc.counted(list(queues)))

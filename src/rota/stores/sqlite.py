@@ -331,6 +331,7 @@ class SQLiteStore(Store):
         limit: int,
         lease_seconds: float,
         queues: Sequence[str] | None = None,
+        host: str | None = None,
     ) -> list[Run]:
         now_us = _codec.to_us(now, "now")
         params = {
@@ -341,7 +342,7 @@ class SQLiteStore(Store):
         if limit <= 0:
             return []
         with self._write() as conn:
-            ids = self._pick(conn, now_us, limit, queues)
+            ids = self._pick(conn, now_us, limit, queues, host)
             claim = _Q["claim_run"]
             rows = [
                 conn.execute(claim, params | {"id": i, "token": _rules.new_token()}).fetchall()[0]
@@ -351,7 +352,11 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _pick(
-        conn: sqlite3.Connection, now_us: int, limit: int, queues: Sequence[str] | None
+        conn: sqlite3.Connection,
+        now_us: int,
+        limit: int,
+        queues: Sequence[str] | None,
+        host: str | None,
     ) -> list[str]:
         """Ids to claim, in claim order.
 
@@ -359,7 +364,7 @@ class SQLiteStore(Store):
         an exclusive run is also left out when this claim already took a run
         of its schedule.
         """
-        params = {"now": now_us, "queues": None if queues is None else json.dumps(list(queues))}
+        params = {"now": now_us, **_claim_filter(queues, host)}
         cursor = conn.execute(_Q["claim_candidates"], params)
         taken: set[str] = set()
         picked: list[str] = []
@@ -437,9 +442,10 @@ class SQLiteStore(Store):
             self.notify()
         return reclaimed
 
-    def next_available_at(self, queues: Sequence[str] | None = None) -> datetime | None:
-        params = {"queues": None if queues is None else json.dumps(list(queues))}
-        row = self._one("next_available_at", params)
+    def next_available_at(
+        self, queues: Sequence[str] | None = None, *, host: str | None = None
+    ) -> datetime | None:
+        row = self._one("next_available_at", _claim_filter(queues, host))
         return None if row is None else _codec.opt_from_us(row[0])
 
     # -- runs: control ---------------------------------------------------
@@ -502,3 +508,8 @@ class SQLiteStore(Store):
         version = self._read_data_version()
         changed, self._data_version = version != self._data_version, version
         return changed
+
+
+def _claim_filter(queues: Sequence[str] | None, host: str | None) -> dict[str, Any]:
+    """The ``:queues`` and ``:host`` parameters of the claim queries."""
+    return {"queues": None if queues is None else json.dumps(list(queues)), "host": host}

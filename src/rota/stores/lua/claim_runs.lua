@@ -1,16 +1,20 @@
 -- Take up to `limit` claimable runs: priority descending, then available_at,
--- then id; available_at <= now; an exclusive run only while no run of its
--- schedule is running nor taken by this claim.
--- ARGV[3] now, [4] lease expiry, [5] worker, [6] limit, [7] -1 (every queue)
--- or n followed by n queue names, then one fresh lease token per run to take.
+-- then id; available_at <= now; a per-host run (host set) only for a claim
+-- by that host; an exclusive run only while no run of its schedule is
+-- running nor taken by this claim.
+-- ARGV[3] now, [4] lease expiry, [5] worker, [6] limit, [7] 0 (no host) or
+-- 1 followed by the claiming host, then -1 (every queue) or n followed by n
+-- queue names, then one fresh lease token per run to take.
 -- Returns the claimed runs as JSON: [[field, value, …], …].
 local now, expires, worker = ARGV[3], ARGV[4], ARGV[5]
 local limit = tonumber(ARGV[6])
+local hosts, queues_at = take(7)
+local host = hosts[1]
 local allowed = nil
-local tokens_at = 8
-if tonumber(ARGV[7]) >= 0 then
+local tokens_at = queues_at + 1
+if tonumber(ARGV[queues_at]) >= 0 then
   local queues
-  queues, tokens_at = take(7)
+  queues, tokens_at = take(queues_at)
   allowed = {}
   for _, q in ipairs(queues) do allowed[q] = true end
 end
@@ -47,8 +51,9 @@ end
 
 local picked, taken = {}, {}
 local function consider(id)
-  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive')
+  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive', 'host')
   if not CLAIMABLE[f[1]] then return end
+  if f[4] and f[4] ~= host then return end
   local schedule = f[2]
   if schedule then
     if f[3] == '1' and (taken[schedule]

@@ -148,7 +148,7 @@ ORDER BY created_at, id
 
 -- name: claim_runs
 SELECT * FROM claim_runs(
-    %(worker)s, %(now)s, %(expires)s, %(limit)s, %(queues)s::text[])
+    %(worker)s, %(now)s, %(expires)s, %(limit)s, %(queues)s::text[], %(host)s::text)
 
 -- name: renew_lease
 UPDATE runs SET lease_expires_at = %(expires)s
@@ -183,9 +183,11 @@ ORDER BY id
 FOR UPDATE SKIP LOCKED
 
 -- name: next_available_at
+-- The claim's queue and host rules (see claim_runs in 0002_claim_host.sql).
 SELECT min(available_at) FROM runs
 WHERE state IN ('queued', 'retrying')
   AND (%(queues)s::text[] IS NULL OR queue = ANY (%(queues)s::text[]))
+  AND (host IS NULL OR host = %(host)s::text)
 
 -- name: prune_runs
 DELETE FROM runs WHERE id IN (

@@ -103,9 +103,12 @@ ORDER BY created_at, id
 -- name: claim_candidates
 -- In claim order, stopping where the caller has enough; exclusive runs whose
 -- schedule is running are left out here, two of one schedule in Python.
+-- A per-host run (host set) goes only to a claim by that host (a NULL :host
+-- matches none).
 SELECT id, schedule, exclusive FROM rota_runs INDEXED BY rota_runs_claim
 WHERE state IN ('queued', 'retrying') AND available_at <= :now
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (host IS NULL OR host = :host)
   AND (exclusive = 0 OR schedule IS NULL OR NOT EXISTS (
         SELECT 1 FROM rota_runs AS other INDEXED BY rota_runs_running
         WHERE other.schedule = rota_runs.schedule AND other.state = 'running'))
@@ -148,6 +151,7 @@ ORDER BY id
 SELECT min(available_at) FROM rota_runs INDEXED BY rota_runs_claim
 WHERE state IN ('queued', 'retrying')
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (host IS NULL OR host = :host)
 
 -- name: prune_runs
 DELETE FROM rota_runs WHERE id IN (
