@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from rota.app import Rota
+    from rota.stores.base import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,7 +80,8 @@ class Globals:
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    help="Log to stderr at this level (default: info for work, warning otherwise).",
+    help="Log to stderr at this level (default: info for work, scheduler and worker, "
+    "warning otherwise).",
 )
 @click.pass_context
 def cli(ctx: click.Context, app_ref: str | None, store: str | None, log_level: str | None) -> None:
@@ -188,15 +190,18 @@ def run_command(concurrency: int | None) -> None:
     click.echo(run_pass(load_app(concurrency=concurrency)))
 
 
-@cli.command("work")
-@_CONCURRENCY
-@click.option(
+_DRAIN = click.option(
     "--drain",
     type=click.FloatRange(min=0),
     metavar="SECONDS",
     help="On SIGTERM/SIGINT, how long running jobs may finish before their runs are released "
     "(default: the app's WorkerConfig.shutdown_timeout, 30s).",
 )
+
+
+@cli.command("work")
+@_CONCURRENCY
+@_DRAIN
 @handle_errors
 def work_command(concurrency: int | None, drain: float | None) -> None:
     """Run the scheduler and workers in this process until stopped.
@@ -209,6 +214,126 @@ def work_command(concurrency: int | None, drain: float | None) -> None:
     from rota._cli_run import work
 
     work(load_app("info", concurrency), drain)
+
+
+@cli.command("scheduler")
+@handle_errors
+def scheduler_command() -> None:
+    """Turn due slots into queued runs until stopped; execute nothing.
+
+    Syncs the app's schedules into the store, then plans: every slot that
+    comes due (and missed ones, per catch-up policy) becomes a queued run
+    for `rota worker` processes to execute. Run any number of them against
+    one store: each slot still fires once. A store outage is logged and
+    ridden out. SIGTERM or Ctrl-C stops it (exit 0); a second signal exits
+    at once (exit 1).
+    """
+    from rota._cli_run import SCHEDULER, work
+
+    work(load_app("info"), None, SCHEDULER)
+
+
+def parse_queues(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    """``--queues a,b``: the queue names, or None for all."""
+    if value is None:
+        return None
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    if not names:
+        raise click.BadParameter("name at least one queue, e.g. --queues default,reports")
+    return names
+
+
+@cli.command("worker")
+@click.option(
+    "-q",
+    "--queues",
+    metavar="A,B",
+    callback=parse_queues,
+    help="Only take runs from these queues, comma-separated (default: all). This host's "
+    "per-host queues (QUEUE@host, for on_each_server schedules) are served too.",
+)
+@_CONCURRENCY
+@_DRAIN
+@handle_errors
+def worker_command(
+    queues: tuple[str, ...] | None, concurrency: int | None, drain: float | None
+) -> None:
+    """Claim and execute queued runs until stopped; plan nothing.
+
+    Runs come from `rota scheduler` (or anything else that queues them).
+    Run as many as the load needs, on any machines. The
+    first SIGTERM or Ctrl-C stops claiming, lets running jobs finish for up
+    to --drain seconds, releases the runs still running back to the queue
+    and exits 0. A second signal exits at once (exit 1).
+    """
+    from rota._cli_run import WORKER, work
+
+    app = load_app("info", concurrency)
+    if queues is not None:
+        app.config = replace(app.config, worker=replace(app.config.worker, queues=queues))
+    work(app, drain, WORKER)
+
+
+@cli.command("migrate")
+@handle_errors
+def migrate_command() -> None:
+    """Create or upgrade the store's schema and print its version.
+
+    Safe to repeat and to run from many places at once. The store is the
+    app's (`--app`, `ROTA_APP`, pyproject) or, when no app is configured,
+    `--store` / `ROTA_STORE`. Apps open with auto-migration on unless
+    `RotaConfig(auto_migrate=False)` or `ROTA_AUTO_MIGRATE=false` turns it
+    off; then run this once per release, before the new version starts.
+    """
+    from rota._cli_pass import redact
+
+    store = migrated_store()
+    try:
+        version = schema_version(store)
+        where = redact(store.url)
+        if version is None:
+            click.echo(f"rota migrate: {where} keeps no schema (nothing to migrate)")
+        else:
+            click.echo(f"rota migrate: {where} is at schema version {version}")
+    finally:
+        store.close()
+
+
+def migrated_store() -> Store:
+    """The store of the configured app, migrated; without an app, ``--store``/``ROTA_STORE``."""
+    import os
+
+    from rota._appload import find_app_ref
+
+    options = click.get_current_context().find_object(Globals)
+    assert options is not None
+    try:
+        find_app_ref(options.app)
+    except ConfigurationError:
+        url = options.store or os.environ.get("ROTA_STORE")
+        if not url:
+            raise
+        from rota._cli_pass import configure_logging
+        from rota.app import Rota
+
+        configure_logging(options.log_level or "warning")
+        return Rota(store=url).migrate()
+    return load_app().migrate()
+
+
+def schema_version(store: Store) -> int | None:
+    """The schema version a just-migrated ``store`` is at: the newest its backend
+    knows (``migrate`` refuses a newer one); None for a store without a schema."""
+    import sys
+
+    backend = sys.modules[type(store).__module__]
+    migrations = getattr(backend, "migrations", None)
+    if callable(migrations):
+        return max((version for version, _, _ in migrations()), default=0)
+    version = getattr(backend, "SCHEMA_VERSION", None)
+    return version if isinstance(version, int) else None
 
 
 @cli.command("test")

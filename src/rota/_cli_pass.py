@@ -8,6 +8,7 @@ imports click. ``rota work``'s loop lives in ``rota._cli_run``.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import time
@@ -63,6 +64,19 @@ def load(app_ref: str | None, store_url: str | None, concurrency: int | None = N
     return app
 
 
+class EventFormatter(logging.Formatter):
+    """The CLI's log lines, ending in ``[<event>]`` when the record names one
+    (``extra={"event": "store.unavailable"}``), so that its stable name can be grepped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        event = getattr(record, "event", None)
+        if not isinstance(event, str):
+            return text
+        first, newline, rest = text.partition("\n")  # after the message, before a traceback
+        return f"{first} [{event}]{newline}{rest}"
+
+
 def configure_logging(level: str) -> None:
     """Log to stderr at ``level``, unless the app configured logging itself.
 
@@ -73,7 +87,7 @@ def configure_logging(level: str) -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.setFormatter(EventFormatter(_LOG_FORMAT))
     handler.setLevel(level.upper())
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -111,6 +125,17 @@ def summarize(app: Rota, report: RunReport, elapsed: float) -> str:
     return f"rota run: {', '.join(parts)} in {format_duration(elapsed)}"
 
 
+def redact(url: str) -> str:
+    """``url`` with its password, if any, as ``***`` (``postgresql://user:***@host/db``)."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if sep and at and colon:
+        url = f"{scheme}://{user}:***@{host}{slash}{path}"
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)  # libpq's URL option
+
+
 def _next(app: Rota) -> str:
     due = app.store.next_due_at()
     if due is None:
@@ -119,4 +144,13 @@ def _next(app: Rota) -> str:
     return f"; next at {format_time(due, UTC)} ({format_relative(due, now)})"
 
 
-__all__ = ["Handler", "configure_logging", "handling", "load", "run_pass", "summarize"]
+__all__ = [
+    "EventFormatter",
+    "Handler",
+    "configure_logging",
+    "handling",
+    "load",
+    "redact",
+    "run_pass",
+    "summarize",
+]

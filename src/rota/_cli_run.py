@@ -1,11 +1,13 @@
-"""The command line's ``rota work`` loop (``rota run``'s pass lives in ``rota._cli_pass``).
+"""The command line's long-running loops: ``rota work``, ``rota scheduler`` and
+``rota worker`` (``rota run``'s pass lives in ``rota._cli_pass``).
 
-Signals: ``rota work`` stops on the first SIGTERM or SIGINT: no new claims,
-running jobs get the drain timeout to finish, then their runs are released
-back to the queue. A second signal cuts the drain short: running jobs are
-asked to stop (async tasks cancelled, processes killed), their runs released
-at once, and the process exits 1. ``rota run`` on a signal finishes the
-runs it started and does not wait for further sub-minute slots.
+Signals: they stop on the first SIGTERM or SIGINT: no new claims (and no
+more planning), running jobs get the drain timeout to finish, then their
+runs are released back to the queue; exit 0. A second signal cuts the
+drain short: running jobs are asked to stop (async tasks cancelled,
+processes killed), their runs released at once, and the process exits 1.
+``rota run`` on a signal finishes the runs it started and does not wait for
+further sub-minute slots.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
-from rota._cli_pass import configure_logging, handling, load, run_pass, summarize
+from rota._cli_pass import configure_logging, handling, load, redact, run_pass, summarize
 
 if TYPE_CHECKING:
     from rota.app import Rota
@@ -32,7 +35,21 @@ _HURRY_SECONDS = 2.0
 """Real seconds a second signal waits for running jobs' runs to be released."""
 
 
-# -- rota work ---------------------------------------------------------------------------------
+# -- rota work, rota scheduler, rota worker ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Which loops a command runs in this process."""
+
+    name: str
+    scheduler: bool
+    worker: bool
+
+
+WORK = Mode("work", scheduler=True, worker=True)
+SCHEDULER = Mode("scheduler", scheduler=True, worker=False)
+WORKER = Mode("worker", scheduler=False, worker=True)
 
 
 class _Shutdown:
@@ -46,31 +63,51 @@ class _Shutdown:
         self.signals += 1
 
 
-def work(app: Rota, drain: float | None) -> None:
-    """Run the scheduler and a worker pool until SIGTERM/SIGINT, then drain and stop."""
+def work(app: Rota, drain: float | None, mode: Mode = WORK) -> None:
+    """Run ``mode``'s loops until SIGTERM/SIGINT, then drain and stop."""
     shutdown = _Shutdown()
     with handling(shutdown):
-        app.start()
-        worker = app.config.worker
-        click.echo(
-            f"rota work: {len(app.schedules)} schedules, {len(app.jobs)} jobs, store "
-            f"{app.store.url}, concurrency {worker.concurrency}; stop with Ctrl-C or SIGTERM",
-            err=True,
-        )
+        app.start(scheduler=mode.scheduler, worker=mode.worker)
+        click.echo(f"rota {mode.name}: {banner(app, mode)}; stop with Ctrl-C or SIGTERM", err=True)
         _until(lambda: shutdown.signals > 0)
-        wait = worker.shutdown_timeout if drain is None else drain
-        click.echo(
-            f"rota work: stopping; running jobs get {wait:g}s to finish, then their runs are "
-            "released (signal again to release them now and exit)",
-            err=True,
-        )
+        wait = _drain_seconds(app, drain) if mode.worker else None
+        if wait is not None:
+            click.echo(
+                f"rota {mode.name}: stopping; running jobs get {wait:g}s to finish, then their "
+                "runs are released (signal again to release them now and exit)",
+                err=True,
+            )
+        else:
+            click.echo(f"rota {mode.name}: stopping (signal again to exit now)", err=True)
         stopping = _Background(lambda: app.stop(timeout=wait))
         _until(lambda: stopping.done or shutdown.signals > 1)
         if not stopping.done:
-            _hurry(app)
+            _hurry(app, mode)
         stopping.result()
         app.close()
-    click.echo("rota work: stopped", err=True)
+    click.echo(f"rota {mode.name}: stopped", err=True)
+
+
+def _drain_seconds(app: Rota, drain: float | None) -> float:
+    return app.config.worker.shutdown_timeout if drain is None else drain
+
+
+def banner(app: Rota, mode: Mode) -> str:
+    """What the start line says: what runs here, against which store (password hidden)."""
+    parts = []
+    if mode.scheduler:
+        parts.append(f"{len(app.schedules)} schedules")
+    if mode.worker:
+        queues = app.config.worker.queues
+        parts.append(f"{len(app.jobs)} jobs")
+        if not mode.scheduler:
+            parts.append(f"queues {', '.join(queues) if queues else 'all'}")
+    parts.append(f"store {redact(app.store.url)}")
+    if mode.worker:
+        parts.append(f"concurrency {app.config.worker.concurrency}")
+    else:
+        parts.append(f"host {app.host}")
+    return ", ".join(parts)
 
 
 def _until(condition: Callable[[], bool]) -> None:
@@ -106,17 +143,16 @@ class _Background:
             raise self._error
 
 
-def _hurry(app: Rota) -> None:
+def _hurry(app: Rota, mode: Mode) -> None:
     """The second signal: stop the running jobs, release their runs, exit 1 (bounded)."""
-    click.echo(
-        "rota work: exiting now; stopping the running jobs and releasing their runs", err=True
-    )
+    what = "stopping the running jobs and releasing their runs" if mode.worker else "stopping"
+    click.echo(f"rota {mode.name}: exiting now; {what}", err=True)
     hurried = _Background(lambda: app.stop(timeout=0))
-    if not hurried.join(_HURRY_SECONDS):
+    if not hurried.join(_HURRY_SECONDS) and mode.worker:
         lease = app.config.worker.lease_seconds
         click.echo(
-            f"rota work: releasing took over {_HURRY_SECONDS:g}s; runs not released return "
-            f"to the queue when their lease lapses (within {lease:g}s)",
+            f"rota {mode.name}: releasing took over {_HURRY_SECONDS:g}s; runs not released "
+            f"return to the queue when their lease lapses (within {lease:g}s)",
             err=True,
         )
     _flush_and_exit(1)
@@ -129,4 +165,16 @@ def _flush_and_exit(code: int) -> None:
     os._exit(code)
 
 
-__all__ = ["configure_logging", "handling", "load", "run_pass", "summarize", "work"]
+__all__ = [
+    "SCHEDULER",
+    "WORK",
+    "WORKER",
+    "Mode",
+    "banner",
+    "configure_logging",
+    "handling",
+    "load",
+    "run_pass",
+    "summarize",
+    "work",
+]

@@ -9,6 +9,7 @@ Creating one touches nothing: the store is opened on first use.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 _worker_log = logging.getLogger("rota.worker")
 
 
@@ -98,14 +100,14 @@ class Rota:
         self.environment = self.config.resolved_environment()
         self.host = self.config.resolved_host()
         self._store = store if isinstance(store, Store) else None
-        self._migrated = False
+        self._prepared = False
         self._schedules: list[Schedule] = []
         self._by_func: dict[Callable[..., Any], str] = {}
         self._lock = threading.RLock()
         self._scheduler: Scheduler | None = None
         self._by_name: dict[str, Schedule] | None = None
         self._stop = threading.Event()
-        self._threads: tuple[threading.Thread, Worker] | None = None
+        self._threads: tuple[threading.Thread | None, Worker | None] | None = None
         self._pass_worker: Worker | None = None
 
     def __repr__(self) -> str:
@@ -115,15 +117,27 @@ class Rota:
 
     @property
     def store(self) -> Store:
-        """The store, opened (and migrated) on first use."""
+        """The store, opened on first use, and migrated then unless ``auto_migrate`` is off."""
         with self._lock:
-            if self._store is None:
-                self._store = _open(self.config.resolved_store_url())
-                self._migrated = True
-            elif not self._migrated:
-                self._store.migrate()
-                self._migrated = True
+            if not self._prepared:
+                self._open_store(migrate=self.config.resolved_auto_migrate())
+            assert self._store is not None
             return self._store
+
+    def migrate(self) -> Store:
+        """Create or upgrade the store's schema now, whatever ``auto_migrate`` says
+        (``rota migrate``); idempotent, and safe from many processes at once."""
+        with self._lock:
+            return self._open_store(migrate=True)
+
+    def _open_store(self, *, migrate: bool) -> Store:
+        url = self.config.resolved_store_url() if self._store is None else self._store.url
+        if self._store is None:
+            self._store = _open(url, migrate=False)
+        if migrate:
+            _guarded(url, self._store.migrate)
+        self._prepared = True
+        return self._store
 
     def close(self) -> None:
         """Stop the loops if started, and close the store if it was opened."""
@@ -302,7 +316,9 @@ class Rota:
         queues = self._queues(config)
         if queues != config.queues:
             config = replace(config, queues=queues)
-        return Worker(self.store, self.jobs, config=config, clock=self.clock, name=name)
+        return Worker(
+            self.store, self.jobs, config=config, clock=self.clock, name=name, host=self.host
+        )
 
     def _queues(self, config: WorkerConfig) -> tuple[str, ...] | None:
         """The worker's queues plus their ``@host`` twins (``on_each_server`` runs).
@@ -383,7 +399,7 @@ class Rota:
                 run.state,
                 extra={"event": "run.reclaimed", "run_id": run.id},
             )
-        available = self.store.next_available_at()
+        available = self.store.next_available_at(host=self.host)
         return bool(reclaimed) or (available is not None and available <= now)
 
     def _wait_for_next_slot(self, end: datetime) -> bool:
@@ -407,7 +423,7 @@ class Rota:
         from rota.worker import Worker
 
         config = replace(self.config.worker, queues=(run.queue,), concurrency=1, keep_runs=0)
-        worker = Worker(self.store, self.jobs, config=config, clock=self.clock)
+        worker = Worker(self.store, self.jobs, config=config, clock=self.clock, host=self.host)
         try:
             worker.run_pending()
         finally:
@@ -465,27 +481,37 @@ class Rota:
 
     # -- the daemon ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, scheduler: bool = True, worker: bool = True) -> None:
         """Start the scheduler loop and a worker pool in background threads; return at once.
 
         For a web app's start-up hook; call ``stop()`` on shut-down. A second
-        ``start()`` while running does nothing.
+        ``start()`` while running does nothing. ``scheduler=False`` starts
+        only the worker (``rota worker``: claim and execute, plan nothing);
+        ``worker=False`` only the scheduler (``rota scheduler``: sync the code
+        schedules, then turn due slots into queued runs, execute nothing).
         """
+        if not (scheduler or worker):
+            raise ConfigurationError("start() needs the scheduler, the worker, or both")
         with self._lock:
             if self._threads is not None:
                 return
-            self.sync_schedules()
+            if scheduler:
+                self.sync_schedules()
             self._stop.clear()
-            worker = self.worker()
-            thread = threading.Thread(
-                target=self.scheduler.run_forever,
-                args=(self._stop,),
-                name="rota-scheduler",
-                daemon=True,
-            )
-            worker.start()
-            thread.start()
-            self._threads = (thread, worker)
+            pool = self.worker() if worker else None
+            thread = None
+            if scheduler:
+                thread = threading.Thread(
+                    target=self.scheduler.run_forever,
+                    args=(self._stop,),
+                    name="rota-scheduler",
+                    daemon=True,
+                )
+            if pool is not None:
+                pool.start()
+            if thread is not None:
+                thread.start()
+            self._threads = (thread, pool)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the loops ``start()``/``work()`` started, and a ``run_due`` pass in
@@ -505,9 +531,12 @@ class Rota:
         if threads is None:
             return
         thread, worker = threads
-        self.store.notify()
-        thread.join(timeout)
-        worker.stop(timeout=timeout)
+        with contextlib.suppress(StoreUnavailable):  # the loops also wake by themselves
+            self.store.notify()
+        if thread is not None:
+            thread.join(timeout)
+        if worker is not None:
+            worker.stop(timeout=timeout)
         with self._lock:
             if self._threads is threads:
                 self._threads = None
@@ -527,11 +556,16 @@ class Rota:
             self.stop()
 
 
-def _open(url: str) -> Store:
+def _open(url: str, *, migrate: bool) -> Store:
     from rota.stores import open_store
 
+    return _guarded(url, lambda: open_store(url, migrate=migrate))
+
+
+def _guarded(url: str, action: Callable[[], T]) -> T:
+    """``action()``; a driver's own exception becomes ``StoreUnavailable``."""
     try:
-        return open_store(url)
+        return action()
     except RotaError:
         raise
     except Exception as exc:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from rota.worker import WorkerConfig
 
 DEFAULT_ENVIRONMENT = "production"
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS |= {"0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,11 @@ class RotaConfig:
     ``store_url`` None means: ``ROTA_STORE``, else ``sqlite:///rota.db``;
     ``environment`` None means ``ROTA_ENV``, else ``"production"``; ``host``
     None means the machine's host name. ``keep_runs`` finished runs are kept
-    per schedule (history), older ones pruned.
+    per schedule (history), older ones pruned. ``auto_migrate`` None means
+    ``ROTA_AUTO_MIGRATE`` (``false``/``0``/``no``/``off`` or
+    ``true``/``1``/``yes``/``on``), else True: the store's schema is created or
+    upgraded when the app first opens it; turn it off to migrate only with
+    ``rota migrate`` (``Rota.migrate()``), e.g. as a release step.
     """
 
     store_url: str | None = None
@@ -102,9 +108,14 @@ class RotaConfig:
     worker: _WorkerField = _WorkerField()
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     keep_runs: int = 1000
+    auto_migrate: bool | None = None
 
     def __post_init__(self) -> None:
         _check("keep_runs", self.keep_runs, minimum=1)
+        if self.auto_migrate is not None and not isinstance(self.auto_migrate, bool):
+            raise ConfigurationError(
+                f"invalid auto_migrate {self.auto_migrate!r} (must be True, False or None)"
+            )
         for name in ("store_url", "environment", "host"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -129,6 +140,19 @@ class RotaConfig:
     def resolved_host(self) -> str:
         """``host``, else the machine's host name."""
         return self.host or default_host()
+
+    def resolved_auto_migrate(self) -> bool:
+        """``auto_migrate``, else ``ROTA_AUTO_MIGRATE``, else True."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        text = os.environ.get("ROTA_AUTO_MIGRATE", "").strip().casefold()
+        if not text:
+            return True
+        if text in _FLAGS:
+            return _FLAGS[text]
+        raise ConfigurationError(
+            f"invalid ROTA_AUTO_MIGRATE={text!r} (use true/false, 1/0, yes/no or on/off)"
+        )
 
 
 __all__ = ["DEFAULT_ENVIRONMENT", "RotaConfig", "SchedulerConfig", "default_host"]

@@ -415,19 +415,31 @@ class Scheduler:
 
         Wakes exactly at the next ``next_due`` (never rounded), at the
         latest after ``max_wait`` so schedules changed elsewhere are seen;
-        takes back lapsed leases every ``reclaim_interval``. A store error is
-        logged and retried after ``max_wait``: the loop never dies of one.
+        takes back lapsed leases every ``reclaim_interval``. The loop never
+        dies of an error: an unreachable store (``StoreUnavailable``: the
+        server restarts, connections drop) is logged once as
+        ``store.unavailable`` and retried with backoff (0.1 s doubling to
+        5 s, with jitter) until it answers again (``store.recovered``); any
+        other error is logged as ``scheduler.error`` and retried after
+        ``max_wait``. Nothing is lost or doubled by it: runs are inserted
+        under their deterministic ids before progress is recorded.
         """
+        from rota._retry import Outage  # not on ``rota run``'s path, which never loops
+
         chores = _Chores(self)
+        outage = Outage(log, "scheduler", self.clock)
         while not stop.is_set():
             try:
                 chores.run_due()
                 wait = self.seconds_to_wait(self.tick())
+                outage.succeeded()
+                if not stop.is_set():
+                    self._sleep(stop, wait)
+            except StoreUnavailable as error:
+                self.clock.wait(stop, outage.failed(error, "planning due schedules"))
             except Exception:
                 log.exception("scheduler tick failed", extra={"event": "scheduler.error"})
-                wait = self.config.max_wait
-            if not stop.is_set():
-                self._sleep(stop, wait)
+                self.clock.wait(stop, self.config.max_wait)
 
     def seconds_to_wait(self, report: TickReport) -> float:
         """How long the loop may sleep after ``report``: until the next slot, capped."""
@@ -474,7 +486,14 @@ class _Chores:
         s = self.scheduler
         tick = s.clock.monotonic()
         if tick >= self.next_reclaim:
-            s.store.reclaim_expired(s.clock.now())
+            for run in s.store.reclaim_expired(s.clock.now()):
+                log.warning(
+                    "run %s of %s: lease expired, now %s",
+                    run.id,
+                    run.job,
+                    run.state,
+                    extra={"event": "run.reclaimed", "run_id": run.id},
+                )
             self.next_reclaim = tick + s.config.reclaim_interval
         if tick >= self.next_discover:
             s.discover()

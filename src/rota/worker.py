@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -34,9 +35,10 @@ from rota import _execution as ex_
 from rota._attempt import Attempts
 from rota._execution import Execution, StoreChannel
 from rota._logcapture import start_capture, stop_capture
+from rota._retry import Outage
 from rota._threads import DaemonThreads
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import ConfigurationError, JobNotFound
+from rota.errors import ConfigurationError, JobNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
 from rota.runs import Run, RunState
 from rota.stores.base import LeaseStatus, Outcome, Store
@@ -94,7 +96,11 @@ class WorkerConfig:
 
 
 class Worker:
-    """Executes the runs of registered jobs that it claims from ``store``."""
+    """Executes the runs of registered jobs that it claims from ``store``.
+
+    ``host`` is the machine it runs on: only then does it take runs pinned
+    to that host (``on_each_server``, manual runs); ``Rota.worker()`` passes it.
+    """
 
     def __init__(
         self,
@@ -104,8 +110,10 @@ class Worker:
         config: WorkerConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
         name: str | None = None,
+        host: str | None = None,
     ) -> None:
         self.store = store
+        self.host = host
         self.jobs = jobs
         self.config = config or WorkerConfig()
         self.clock = clock
@@ -133,6 +141,11 @@ class Worker:
         self._queue: deque[Execution] = deque()
         self._cost = math.inf
         """Seconds per run, smoothed: below ``_FAST_RUN`` the worker claims ahead."""
+        self._outage = Outage(log, f"worker {self.name}", clock, rng=self._rng)
+        self._lease_until: dict[str, float] = {}
+        """Run id -> when (clock monotonic) its lease, as last claimed or renewed, lapses."""
+        self._closing = threading.Event()
+        """Set once the worker gives up on held runs: outcome retries end."""
 
     # -- public ----------------------------------------------------------
 
@@ -211,7 +224,7 @@ class Worker:
 
     def _drain(self) -> None:
         try:
-            self.store.notify()
+            self._notify()
             if self._thread is not None:
                 self._thread.join()
             self._release(lambda ex: ex.started is None)
@@ -260,7 +273,7 @@ class Worker:
         if until is None:
             return False
         now = self.clock.now()
-        upcoming = self.store.next_available_at(self.config.queues)
+        upcoming = self.store.next_available_at(self.config.queues, host=self.host)
         if now >= until or upcoming is None or upcoming > until:
             return False
         delay = (upcoming - now).total_seconds()
@@ -281,19 +294,22 @@ class Worker:
                     continue
                 if self._room() > 0:
                     self.store.wait_for_activity(self._idle_timeout())
+                    self._outage.succeeded()
                 else:
                     with self._changed:
                         self._changed.wait_for(
                             lambda: self._busy < self.config.concurrency or self._stopped,
                             self.config.idle_poll_seconds,
                         )
+            except StoreUnavailable as error:
+                self.clock.wait(self._stopping, self._outage.failed(error, "claiming runs"))
             except Exception:
                 log.exception("worker loop error", extra={"event": "worker.error"})
                 self.clock.wait(self._stopping, self.config.idle_poll_seconds)
 
     def _idle_timeout(self) -> float:
         idle = self.config.idle_poll_seconds
-        upcoming = self.store.next_available_at(self.config.queues)
+        upcoming = self.store.next_available_at(self.config.queues, host=self.host)
         if upcoming is None:
             return idle
         delay = (upcoming - self.clock.now()).total_seconds()
@@ -313,6 +329,8 @@ class Worker:
                     run.state,
                     extra={"event": "run.reclaimed", "run_id": run.id},
                 )
+        except StoreUnavailable as error:
+            self._outage.failed(error, "taking back lapsed leases")
         except Exception:
             log.exception("reclaiming expired leases failed", extra={"event": "worker.error"})
 
@@ -323,8 +341,11 @@ class Worker:
             limit=limit,
             lease_seconds=self.config.lease_seconds,
             queues=self.config.queues,
+            host=self.host,
         )
-        beat = self.clock.monotonic() + self.config.heartbeat_seconds
+        self._outage.succeeded()
+        claimed_at = self.clock.monotonic()
+        beat = claimed_at + self.config.heartbeat_seconds
         batch = [
             Execution(
                 run,
@@ -338,6 +359,7 @@ class Worker:
         with self._lock:
             for execution in batch:
                 self._held[execution.run.id] = execution
+                self._lease_until[execution.run.id] = claimed_at + self.config.lease_seconds
         for run in runs:
             log.debug(
                 "run %s of %s claimed (attempt %d)",
@@ -443,25 +465,45 @@ class Worker:
         self._record(execution, outcome)
         return True
 
-    def _record(self, execution: Execution, outcome: Outcome | None) -> None:
-        """Write the decided outcome (None: the lease was lost, write nothing)."""
+    def _record(self, execution: Execution, outcome: Outcome | None, *, retry: bool = True) -> None:
+        """Write the decided outcome (None: the lease was lost, write nothing).
+
+        While the store is unavailable the write is retried with backoff
+        (``retry``) until the lease, as last renewed, lapses: the run is then
+        another worker's to take back, and a late write would be refused.
+        Without ``retry`` (a release on shutdown) it is tried once.
+        """
         run = execution.run
         try:
             if outcome is None:
                 self._log_lost(run, "the lease was taken back; outcome discarded")
                 return
-            execution.channel.flush()
-            if self.store.finish_run(run.id, execution.token, outcome, now=self.clock.now()):
+            if self._finish(execution, outcome, retry=retry):
                 self._log_outcome(run, outcome)
                 self._prune(run.schedule)
             else:
                 self._log_lost(run, f"finishing as {outcome.state} was refused")
+        except StoreUnavailable as error:
+            why = f"{outcome.state if outcome else '-'} not recorded, the store is unavailable"
+            self._log_lost(run, f"{why} ({error}); it comes back when its lease lapses")
         except Exception:
             log.exception("recording the outcome of run %s failed", run.id)
         finally:
             with self._changed:
                 self._held.pop(run.id, None)
+                self._lease_until.pop(run.id, None)
                 self._changed.notify_all()
+
+    def _finish(self, execution: Execution, outcome: Outcome, *, retry: bool) -> bool:
+        run = execution.run
+        with suppress(StoreUnavailable):  # progress is advisory: never hold up the outcome
+            execution.channel.flush()
+        return self._outage.call(
+            lambda: self.store.finish_run(run.id, execution.token, outcome, now=self.clock.now()),
+            f"recording run {run.id} as {outcome.state}",
+            halt=self._closing,
+            give_up_at=lambda: self._lease_until.get(run.id, -math.inf) if retry else -math.inf,
+        )
 
     def _time_out(self, execution: Execution) -> None:
         if not execution.decide():
@@ -479,7 +521,11 @@ class Worker:
         self._record(execution, outcome)
 
     def _heartbeat(self, execution: Execution) -> None:
+        """Renew the lease. An unreachable store does not stop the job: the renewal is
+        retried sooner, with backoff; if the lease lapses meanwhile, the run may be
+        taken back and retried elsewhere, and this attempt's outcome is refused."""
         run = execution.run
+        renewed_at = self.clock.monotonic()
         try:
             status = self.store.renew_lease(
                 run.id,
@@ -487,9 +533,19 @@ class Worker:
                 now=self.clock.now(),
                 lease_seconds=self.config.lease_seconds,
             )
+        except StoreUnavailable as error:
+            delay = self._outage.failed(error, f"renewing the lease of run {run.id}")
+            retry_at = renewed_at + min(delay, self.config.heartbeat_seconds)
+            execution.next_heartbeat = min(execution.next_heartbeat, retry_at)
+            return
         except Exception:
             log.exception("renewing the lease of run %s failed", run.id)
             return
+        self._outage.succeeded()
+        if status is not LeaseStatus.LOST:
+            with self._lock:
+                if run.id in self._lease_until:
+                    self._lease_until[run.id] = renewed_at + self.config.lease_seconds
         if status is LeaseStatus.OK or not execution.decide():
             return
         if status is LeaseStatus.LOST:
@@ -518,7 +574,7 @@ class Worker:
                     available_at=self.clock.now(),
                     log=execution.log.text(),
                 )
-                self._record(execution, outcome)
+                self._record(execution, outcome, retry=False)
 
     def _prune(self, schedule: str | None) -> None:
         if schedule is None or not self.config.keep_runs:
@@ -529,7 +585,8 @@ class Worker:
             if last is not None and now - last < _PRUNE_INTERVAL:
                 return
             self._pruned[schedule] = now
-        self.store.prune_runs(schedule, self.config.keep_runs)
+        with suppress(StoreUnavailable):  # pruned by a later run, or by the scheduler
+            self.store.prune_runs(schedule, self.config.keep_runs)
 
     # -- monitor: heartbeats and deadlines ---------------------------------
 
@@ -576,7 +633,12 @@ class Worker:
 
     # -- resources -------------------------------------------------------
 
+    def _notify(self) -> None:
+        with suppress(StoreUnavailable):  # best effort: the loop also wakes by itself
+            self.store.notify()
+
     def _shutdown_resources(self) -> None:
+        self._closing.set()
         self._stop_monitor()
         if self._threads is not None:
             self._threads.close()

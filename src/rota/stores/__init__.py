@@ -31,8 +31,9 @@ def _available() -> list[str]:
     ]
 
 
-def open_store(url: str) -> Store:
-    """The store for ``url`` (``memory://``, ``sqlite:///rota.db``, …), migrated."""
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """The store for ``url`` (``memory://``, ``sqlite:///rota.db``, …), migrated
+    unless ``migrate`` is False (then call ``store.migrate()`` before using it)."""
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise ConfigurationError(
@@ -62,7 +63,8 @@ def open_store(url: str) -> Store:
             ) from exc
         raise
     store: Store = getattr(module, class_name).from_url(url)
-    store.migrate()
+    if migrate:
+        store.migrate()
     return store
 
 
