@@ -321,26 +321,12 @@ class Rota:
         )
 
     def _queues(self, config: WorkerConfig) -> tuple[str, ...] | None:
-        """The worker's queues plus their ``@host`` twins (``on_each_server`` runs).
-
-        With no queues configured a worker takes every queue, which would
-        take other hosts' per-host runs too; so when per-host schedules are
-        declared, the queues are listed: those of the jobs and schedules.
-        """
-        from rota._planning import placement
-
-        schedules = self.schedules
-        if config.queues is None and not any(s.policies.on_each_server for s in schedules):
-            return None
-        base = set(config.queues or ())
+        """The worker's queues plus their ``@host`` twins, where ``on_each_server``
+        runs of those queues go; None (every queue) stays None: the store hands a
+        worker only its own host's per-host runs (``claim_runs(host=...)``)."""
         if config.queues is None:
-            jobs = self.jobs
-            base |= {"default"} | {j.defaults.queue for j in jobs}
-            base |= {placement(s.policies, self._job_or_none(s.job))[0] for s in schedules}
-        return tuple(sorted(base | {f"{q}@{self.host}" for q in base}))
-
-    def _job_or_none(self, name: str) -> Job | None:
-        return self.jobs.get(name) if name in self.jobs else None
+            return None
+        return tuple(sorted({*config.queues, *(f"{q}@{self.host}" for q in config.queues)}))
 
     def run_due(self, now: datetime | None = None) -> RunReport:
         """One pass, as ``rota run`` does: sync, fire what is due, execute it here.

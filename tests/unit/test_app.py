@@ -283,7 +283,7 @@ class TestRunDue:
         for app in apps:
             app.job(name="backup")(lambda ctx: ran.append(ctx.run_id))
             app.schedule("backup").every_minute().on_each_server().named("backup")
-            assert app.worker().config.queues == ("default", f"default@{app.host}")
+            assert app.worker().config.queues is None
         reports = [app.run_due() for app in apps]
         assert [r.counts() for r in reports] == [{"succeeded": 1}, {"succeeded": 1}]
         assert sorted(r.host or "" for r in runs_of(apps[0], "backup")) == ["a", "b"]
