@@ -59,10 +59,14 @@ def opt_from_us(us: int | None) -> datetime | None:
     return None if us is None else EPOCH + timedelta(microseconds=us)
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""What ``json.dumps`` with these options builds on every call; encoding keeps no state."""
+
+
 def dumps(value: JSON, what: str) -> str:
     """Compact JSON text; ``InvalidArguments`` naming ``what`` if not JSON."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODE(value)
     except (TypeError, ValueError) as exc:
         raise InvalidArguments(f"{what} must be JSON-serialisable: {exc}") from exc
 
@@ -95,6 +99,15 @@ def canonical(value: JSON, what: str) -> JSON:
 
 def run_to_row(run: Run) -> dict[str, Any]:
     """The column values of ``run`` for the SQL backends."""
+    args, kwargs, parents, result, checkpoint = (
+        run.args,
+        run.kwargs,
+        run.parents,
+        run.result,
+        run.checkpoint,
+    )
+    # Most runs have no arguments, parents, result or checkpoint: their text is
+    # what ``dumps`` would give, without building the error messages or an encode.
     return {
         "id": run.id,
         "job": run.job,
@@ -108,23 +121,25 @@ def run_to_row(run: Run) -> dict[str, Any]:
         "exclusive": int(run.options.exclusive),
         "max_attempts": run.options.max_attempts,
         "options": dumps(run.options.to_json(), "options"),
-        "args": dumps(list(run.args), f"arguments of run {run.id!r}"),
-        "kwargs": dumps(dict(run.kwargs), f"keyword arguments of run {run.id!r}"),
+        "args": dumps(list(args), f"arguments of run {run.id!r}") if args else "[]",
+        "kwargs": dumps(dict(kwargs), f"keyword arguments of run {run.id!r}") if kwargs else "{}",
         "attempt": run.attempt,
         "host": run.host,
         "manual": int(run.manual),
-        "parents": dumps(list(run.parents), "parents"),
+        "parents": dumps(list(parents), "parents") if parents else "[]",
         "started_at": opt_to_us(run.started_at),
         "finished_at": opt_to_us(run.finished_at),
         "worker": run.worker,
         "lease_token": run.lease_token,
         "lease_expires_at": opt_to_us(run.lease_expires_at),
         "cancel_requested": int(run.cancel_requested),
-        "result": dumps(run.result, f"result of run {run.id!r}"),
+        "result": "null" if result is None else dumps(result, f"result of run {run.id!r}"),
         "error": run.error,
         "traceback": run.traceback,
         "log": run.log,
-        "checkpoint": dumps(run.checkpoint, f"checkpoint of run {run.id!r}"),
+        "checkpoint": "null"
+        if checkpoint is None
+        else dumps(checkpoint, f"checkpoint of run {run.id!r}"),
         "progress_done": run.progress_done,
         "progress_total": run.progress_total,
     }
@@ -182,6 +197,7 @@ def schedule_to_row(record: ScheduleRecord) -> dict[str, Any]:
         "last_slot": opt_to_us(record.last_slot, f"last_slot of {what}"),
         "next_due": opt_to_us(record.next_due, f"next_due of {what}"),
         "version": record.version,
+        "per_host": int(record.per_host),
     }
 
 
@@ -198,6 +214,7 @@ def row_to_schedule(row: Row) -> ScheduleRecord:
         last_slot=opt_from_us(row["last_slot"]),
         next_due=opt_from_us(row["next_due"]),
         version=row["version"],
+        per_host=bool(row["per_host"]),
     )
 
 

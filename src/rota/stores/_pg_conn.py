@@ -27,8 +27,8 @@ from psycopg_pool import ConnectionPool, PoolClosed
 
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run
-from rota.stores import _codec
-from rota.stores.base import ScheduleRecord
+from rota.stores import _codec, _rules
+from rota.stores.base import Outcome, ScheduleRecord, check_finish_state
 
 DEFAULT_SCHEMA = "rota"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")
@@ -172,7 +172,26 @@ def schedule_params(record: ScheduleRecord) -> dict[str, Any]:
         row[name] = getattr(record, name)
     row["paused"] = record.paused
     row["retired"] = record.retired
+    row["per_host"] = record.per_host
     return row
+
+
+def finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The values ``finish_run`` writes (``now`` in UTC); refuses a bad outcome first."""
+    check_finish_state(run_id, outcome)
+    changes = _rules.finish_changes(outcome, outcome.result, now)
+    return {
+        "id": run_id,
+        "token": token,
+        "state": outcome.state.value,
+        "finished_at": changes["finished_at"],
+        "available_at": changes["available_at"],
+        "give_back": int(_rules.gives_back_attempt(outcome)),
+        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
+        "error": free_text(outcome.error),
+        "traceback": free_text(outcome.traceback),
+        "log": free_text(outcome.log),
+    }
 
 
 def aware(dt: datetime | None, what: str) -> datetime | None:

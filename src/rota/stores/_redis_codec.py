@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from rota.errors import ConfigurationError
 from rota.runs import Run, RunState
 from rota.stores import _codec, _rules
-from rota.stores.base import Outcome, ScheduleRecord
+from rota.stores.base import Outcome, ScheduleRecord, check_finish_state
 
 DEFAULT_PREFIX = "rota"
 DEFAULT_TTL_DAYS = 30.0
@@ -45,7 +45,16 @@ _RUN_INTS = frozenset(
 )
 _RUN_FLOATS = frozenset({"progress_done", "progress_total"})
 _SCHEDULE_INTS = frozenset(
-    {"created_at", "updated_at", "paused", "retired", "last_slot", "next_due", "version"}
+    {
+        "created_at",
+        "updated_at",
+        "paused",
+        "retired",
+        "last_slot",
+        "next_due",
+        "version",
+        "per_host",
+    }
 )
 
 
@@ -134,6 +143,14 @@ def run_fields(run: Run) -> list[str]:
 
 def finish_args(run_id: str, outcome: Outcome, now: datetime) -> list[str]:
     """``finish_run.lua``'s ARGV after id and token: give back the attempt?, fields."""
+    give_back, sets, dels = finish_fields(run_id, outcome, now)
+    return [give_back, *counted(sets), *counted(dels)]
+
+
+def finish_fields(run_id: str, outcome: Outcome, now: datetime) -> tuple[str, list[str], list[str]]:
+    """What a finish writes: ``'1'`` to give the attempt back (else ``'0'``), the
+    ``field, value, …`` to set and the fields to delete; refuses a bad outcome first."""
+    check_finish_state(run_id, outcome)
     changes = _rules.finish_changes(outcome, outcome.result, now)
     row: dict[str, Any] = {
         "state": outcome.state.value,
@@ -149,17 +166,23 @@ def finish_args(run_id: str, outcome: Outcome, now: datetime) -> list[str]:
     if changes["available_at"] is not None:
         row["available_at"] = _codec.to_us(changes["available_at"])
     sets, dels = to_fields(row)
-    return [str(int(_rules.gives_back_attempt(outcome))), *counted(sets), *counted(dels)]
+    return str(int(_rules.gives_back_attempt(outcome))), sets, dels
 
 
 def schedule_args(record: ScheduleRecord) -> list[str]:
-    """``save_schedule.lua``'s ARGV after name and version: retired?, due, fields."""
+    """``save_schedule.lua``'s ARGV after name and version: retired?, per-host?, due, fields."""
     row = _codec.schedule_to_row(record)
     del row["version"]
     sets, dels = to_fields(row)
     fires = record.active and row["next_due"] is not None
     due = str(row["next_due"]) if fires else ""
-    return [str(int(record.retired)), due, *counted(sets), *counted(dels)]
+    return [
+        str(int(record.retired)),
+        str(int(record.per_host)),
+        due,
+        *counted(sets),
+        *counted(dels),
+    ]
 
 
 def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
@@ -217,4 +240,5 @@ _SCHEDULE_COLUMNS = (
     "last_slot",
     "next_due",
     "version",
+    "per_host",
 )

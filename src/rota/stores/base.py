@@ -51,6 +51,9 @@ class ScheduleRecord:
     last_slot: datetime | None = None
     next_due: datetime | None = None
     version: int = 0
+    per_host: bool = False
+    """An ``on_each_server`` schedule: ``list_schedules(per_host=True)`` finds
+    it without reading every schedule (each host keeps its own progress)."""
 
     @property
     def active(self) -> bool:
@@ -59,6 +62,16 @@ class ScheduleRecord:
 
     def evolve(self, **changes: Any) -> ScheduleRecord:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """One item of ``advance_schedules``: the arguments of one ``advance_schedule``."""
+
+    name: str
+    expected_version: int
+    last_slot: datetime | None
+    next_due: datetime | None
 
 
 class LeaseStatus(StrEnum):
@@ -142,8 +155,14 @@ class Store(ABC):
         include_retired: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        per_host: bool | None = None,
     ) -> list[ScheduleRecord]:
-        """Schedules ordered by name, those with name > ``after``, at most ``limit``."""
+        """Schedules ordered by name, those with name > ``after``, at most ``limit``.
+
+        ``per_host`` True lists only the records with ``per_host`` set (read
+        from an index of their own: cheap however many other schedules
+        there are), False only the others, None (default) all.
+        """
 
     @abstractmethod
     def save_schedule(
@@ -172,6 +191,33 @@ class Store(ABC):
         there first; the runs already inserted stay correct either way,
         because their ids are deterministic.
         """
+
+    def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
+        """``advance_schedule`` for each item, in order: one result per item.
+
+        Each item is its own compare-and-set, exactly as if the calls were made
+        one after another (an item whose name came earlier in the batch sees
+        the version that earlier item left); a conflict on one item changes
+        nothing of it and does not stop the others. The batch as a whole need
+        not be atomic: another process may see some items advanced before the
+        rest. A naive datetime raises ``NaiveDatetime`` before anything is
+        written. Backends do it in one round trip; this default loops.
+        """
+        from rota.stores import _codec  # imports this module
+
+        for a in advances:
+            for value, what in ((a.last_slot, "last_slot"), (a.next_due, "next_due")):
+                if value is not None:
+                    _codec.utc(value, what)
+        return [
+            self.advance_schedule(
+                a.name,
+                expected_version=a.expected_version,
+                last_slot=a.last_slot,
+                next_due=a.next_due,
+            )
+            for a in advances
+        ]
 
     @abstractmethod
     def delete_schedule(self, name: str) -> bool:
@@ -217,9 +263,25 @@ class Store(ABC):
     ) -> list[Run]:
         """Runs newest first by ``(created_at, id)``, strictly before ``before``."""
 
+    def get_runs(self, ids: Sequence[str]) -> list[Run]:
+        """The runs with these ids that exist, in the order of ``ids`` (an id
+        given twice comes back twice). Backends read them in one round trip;
+        this default loops over ``get_run``.
+        """
+        found = (self.get_run(run_id) for run_id in ids)
+        return [run for run in found if run is not None]
+
     @abstractmethod
     def active_runs(self, schedule: str) -> list[Run]:
         """The schedule's queued, retrying and running runs (for overlap)."""
+
+    def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
+        """``active_runs`` of each named schedule: every name is a key, its value
+        what ``active_runs(name)`` returns (same runs, same order; an empty
+        list when none). Backends read them in one round trip; this default
+        loops.
+        """
+        return {name: self.active_runs(name) for name in schedules}
 
     # -- runs: execution -------------------------------------------------
 
@@ -273,6 +335,35 @@ class Store(ABC):
         ``cancel_requested`` are cleared either way, ``worker`` is kept, and
         result, error, traceback and log are stored.
         """
+
+    def finish_runs(
+        self, finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime
+    ) -> list[bool]:
+        """``finish_run(run_id, token, outcome, now=now)`` for each item, in order.
+
+        One result per item: True where the token held the run and the attempt
+        ended, False (that run unchanged) where it did not. Each item is
+        atomic and checked on its own, exactly as if the calls were made one
+        after another (a run listed twice is finished by the first item whose
+        token holds it, and the later ones find its lease gone); a lost lease
+        on one item does not stop the others. The batch as a whole need not be
+        atomic: another process may see some runs finished before the rest.
+
+        Every outcome is checked before anything is written: a state not in
+        ``FINISH_STATES`` raises ``ValueError``, a result that is not JSON
+        ``InvalidArguments``, and then no run of the batch has changed.
+
+        Waiters are woken at most once per batch (backends that override
+        this); this default loops over ``finish_run``.
+        """
+        from rota.stores import _codec  # imports this module
+
+        for run_id, _, outcome in finishes:
+            check_finish_state(run_id, outcome)
+            _codec.dumps(outcome.result, f"result of run {run_id!r}")
+        return [
+            self.finish_run(run_id, token, outcome, now=now) for run_id, token, outcome in finishes
+        ]
 
     @abstractmethod
     def save_progress(
@@ -347,6 +438,10 @@ class Store(ABC):
         Backends call it themselves after a write that gives someone new
         work: a run inserted, finished, reclaimed, cancelled or requeued, a
         schedule saved or deleted (not after claims, renewals or progress).
+        A backend may tell other processes of a finish only when it leaves
+        something to claim (a run to retry or released, an exclusive
+        schedule freed), as the Redis store does; a batch wakes them at most
+        once.
         """
         self._activity.set()
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from rota.errors import ConfigurationError, StoreUnavailable
-from rota.runs import CLAIMABLE_STATES, JSON, TERMINAL_STATES, Run, RunState
+from rota.runs import ACTIVE_STATES, CLAIMABLE_STATES, JSON, TERMINAL_STATES, Run, RunState
 from rota.stores import _codec, _rules
 from rota.stores.base import (
     UNSET,
@@ -44,7 +44,11 @@ class MemoryStore(Store):
         self._claimable: list[tuple[int, datetime, str]] = []
         """Keys of the queued and retrying runs, kept sorted in claim order."""
         self._running: set[str] = set()
+        self._active: dict[str | None, dict[str, Run]] = {}
+        """The queued, running and retrying runs of each schedule, by id."""
         self._schedules: dict[str, ScheduleRecord] = {}
+        self._names: list[str] = []
+        """The keys of ``_schedules``, sorted: ``list_schedules`` pages through it."""
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -94,14 +98,28 @@ class MemoryStore(Store):
         include_retired: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        per_host: bool | None = None,
     ) -> list[ScheduleRecord]:
+        found: list[ScheduleRecord] = []
+        if limit is not None and limit <= 0:
+            if limit == 0:
+                return found
+            every = self.list_schedules(
+                include_retired=include_retired, after=after, per_host=per_host
+            )
+            return every[:limit]  # as a slice reads a negative limit
         with self._locked():
-            found = [
-                s
-                for name, s in sorted(self._schedules.items())
-                if (include_retired or not s.retired) and (after is None or name > after)
-            ]
-        return found if limit is None else found[:limit]
+            names = self._names
+            start = 0 if after is None else bisect.bisect_right(names, after)
+            for i in range(start, len(names)):
+                s = self._schedules[names[i]]
+                if (include_retired or not s.retired) and (
+                    per_host is None or s.per_host == per_host
+                ):
+                    found.append(s)
+                    if len(found) == limit:
+                        break
+        return found
 
     def save_schedule(
         self, record: ScheduleRecord, *, expected_version: int | None
@@ -113,6 +131,8 @@ class MemoryStore(Store):
             if current_version != expected_version:
                 return None
             stored = record.evolve(version=(expected_version or 0) + 1)
+            if current is None:
+                bisect.insort(self._names, record.name)
             self._schedules[record.name] = stored
         self.notify()
         return stored
@@ -139,6 +159,8 @@ class MemoryStore(Store):
     def delete_schedule(self, name: str) -> bool:
         with self._locked():
             found = self._schedules.pop(name, None) is not None
+            if found:
+                del self._names[bisect.bisect_left(self._names, name)]
         if found:
             self.notify()
         return found
@@ -168,15 +190,26 @@ class MemoryStore(Store):
     def _put(self, run: Run) -> None:
         """Store ``run`` and keep the claimable/running indexes in step."""
         old = self._runs.get(run.id)
-        if old is not None and old.state in CLAIMABLE_STATES:
-            key = _claim_key(old)
-            del self._claimable[bisect.bisect_left(self._claimable, key)]
+        if old is not None:
+            if old.state in CLAIMABLE_STATES:
+                key = _claim_key(old)
+                del self._claimable[bisect.bisect_left(self._claimable, key)]
+            if old.state in ACTIVE_STATES:
+                self._unindex_active(old)
         self._runs[run.id] = run
         self._running.discard(run.id)
         if run.state in CLAIMABLE_STATES:
             bisect.insort(self._claimable, _claim_key(run))
         elif run.state is RunState.RUNNING:
             self._running.add(run.id)
+        if run.state in ACTIVE_STATES:
+            self._active.setdefault(run.schedule, {})[run.id] = run
+
+    def _unindex_active(self, run: Run) -> None:
+        runs = self._active[run.schedule]
+        del runs[run.id]
+        if not runs:
+            del self._active[run.schedule]
 
     # -- runs: reading ---------------------------------------------------
 
@@ -207,7 +240,7 @@ class MemoryStore(Store):
 
     def active_runs(self, schedule: str) -> list[Run]:
         with self._locked():
-            found = [r for r in self._runs.values() if r.schedule == schedule and r.state.is_active]
+            found = list(self._active.get(schedule, {}).values())
         found.sort(key=lambda r: (r.created_at, r.id))
         return found
 
@@ -363,7 +396,7 @@ class MemoryStore(Store):
             ]
             done.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             doomed = done[max(0, keep) :]
-            for run in doomed:
+            for run in doomed:  # terminal: in no index
                 del self._runs[run.id]
         return len(doomed)
 

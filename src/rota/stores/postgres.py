@@ -32,7 +32,7 @@ from rota.stores import _codec, _pg_conn, _rules
 from rota.stores._pg_conn import (
     Settings,
     aware,
-    free_text,
+    finish_params,
     migrations,
     open_pool,
     parse_url,
@@ -41,7 +41,14 @@ from rota.stores._pg_conn import (
     translated,
 )
 from rota.stores._pg_wake import Wakeups
-from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+from rota.stores.base import (
+    UNSET,
+    Advance,
+    LeaseStatus,
+    Outcome,
+    ScheduleRecord,
+    Store,
+)
 
 __all__ = ["PostgresStore", "migrations"]
 
@@ -178,9 +185,16 @@ class PostgresStore(Store):
         include_retired: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        per_host: bool | None = None,
     ) -> list[ScheduleRecord]:
-        params = {"include_retired": include_retired, "after": after, "limit": limit}
-        return [_codec.row_to_schedule(row) for row in self._rows("list_schedules", params)]
+        params = {
+            "include_retired": include_retired,
+            "after": after,
+            "limit": limit,
+            "per_host": per_host,
+        }
+        query = "list_per_host_schedules" if per_host else "list_schedules"
+        return [_codec.row_to_schedule(row) for row in self._rows(query, params)]
 
     def save_schedule(
         self, record: ScheduleRecord, *, expected_version: int | None
@@ -210,6 +224,51 @@ class PostgresStore(Store):
             "next_due": aware(next_due, "next_due"),
         }
         return self._count("advance_schedule", params) == 1
+
+    def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
+        """One statement (``unnest``), its rows locked in name order.
+
+        A name given more than once is advanced in rounds, each in the same
+        transaction, so that every item sees what the one before it did.
+        """
+        rows = [
+            {
+                "name": a.name,
+                "expected_version": a.expected_version,
+                "last_slot": aware(a.last_slot, "last_slot"),
+                "next_due": aware(a.next_due, "next_due"),
+            }
+            for a in advances
+        ]
+        if not rows:
+            return []
+        return self._batched("advance_schedules", "name", "names", rows)
+
+    def _batched(
+        self, query: str, key: str, returned: str, rows: list[dict[str, Any]]
+    ) -> list[bool]:
+        """Run a batch statement over ``rows`` (one array per column); True per
+        row whose ``key`` comes back in the array column ``returned``.
+
+        The statements take distinct keys: a key repeated goes into a later
+        round, in the same transaction, as if the items ran one by one.
+        """
+        rounds: list[list[int]] = []
+        seen: dict[str, int] = {}
+        for n, row in enumerate(rows):
+            k = seen[row[key]] = seen.get(row[key], -1) + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(n)
+        done = [False] * len(rows)
+        with self._transaction() if len(rounds) > 1 else self._connection() as conn:
+            for members in rounds:
+                params: dict[str, Any] = {col: [rows[n][col] for n in members] for col in rows[0]}
+                got = conn.execute(_Q[query], params | {"me": self._me}, binary=True).fetchone()
+                hit = set(got[returned]) if got else set()
+                for n in members:
+                    done[n] = rows[n][key] in hit
+        return done
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._one("delete_schedule", {"name": name, "me": self._me}) is not None
@@ -281,6 +340,22 @@ class PostgresStore(Store):
     def active_runs(self, schedule: str) -> list[Run]:
         return [_codec.row_to_run(r) for r in self._rows("active_runs", {"schedule": schedule})]
 
+    def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
+        """One statement (``schedule = ANY``) for every schedule."""
+        found: dict[str, list[Run]] = {name: [] for name in schedules}
+        if found:
+            for row in self._rows("active_runs_for", {"schedules": list(found)}):
+                found[row["schedule"]].append(_codec.row_to_run(row))
+        return found
+
+    def get_runs(self, ids: Sequence[str]) -> list[Run]:
+        """One statement (``id = ANY``); the runs come back in the order of ``ids``."""
+        if not ids:
+            return []
+        rows = self._rows("get_runs", {"ids": list(dict.fromkeys(ids))})
+        by_id = {row["id"]: row for row in rows}
+        return [_codec.row_to_run(by_id[i]) for i in ids if i in by_id]
+
     # -- runs: execution -------------------------------------------------
 
     def claim_runs(
@@ -316,23 +391,25 @@ class PostgresStore(Store):
         return LeaseStatus.CANCEL_REQUESTED if row["cancel_requested"] else LeaseStatus.OK
 
     def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
-        check_finish_state(run_id, outcome)
-        changes = _rules.finish_changes(outcome, outcome.result, _codec.utc(now, "now"))
-        params = {
-            "id": run_id,
-            "token": token,
-            "state": outcome.state.value,
-            "finished_at": changes["finished_at"],
-            "available_at": changes["available_at"],
-            "give_back": int(_rules.gives_back_attempt(outcome)),
-            "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
-            "error": free_text(outcome.error),
-            "traceback": free_text(outcome.traceback),
-            "log": free_text(outcome.log),
-            "me": self._me,
-        }
-        finished = self._one("finish_run", params) is not None
+        params = finish_params(run_id, token, outcome, _codec.utc(now, "now"))
+        finished = self._one("finish_run", params | {"me": self._me}) is not None
         if finished:
+            self._woken_here()
+        return finished
+
+    def finish_runs(
+        self, finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime
+    ) -> list[bool]:
+        """One statement (``UPDATE … FROM unnest``), each row checked against its
+        own token, one notification; all-or-nothing (a run id given more than
+        once is finished in rounds, all in one transaction).
+        """
+        now = _codec.utc(now, "now")
+        rows = [finish_params(run_id, token, outcome, now) for run_id, token, outcome in finishes]
+        if not rows:
+            return []
+        finished = self._batched("finish_runs", "id", "ids", rows)
+        if any(finished):
             self._woken_here()
         return finished
 

@@ -8,23 +8,29 @@ cluster-aware yet). The scripts get time as an argument, never ``TIME``.
 
 Keys under ``{p}:``:
 
-===================  ======  =================================================
-``run:<id>``         hash    a run (columns as in the SQL stores, plus ``rev``)
-``runs``             zset    every run id by ``created_at``
-``sched:<s>``        zset    schedule ``s``'s run ids by ``created_at``
-``active:<s>``       zset    its queued, retrying and running runs
-``done:<s>``         zset    its finished runs (what ``prune_runs`` trims)
-``ready:<pr>:<q>``   zset    claimable runs of queue ``q``, priority ``pr``, by ``available_at``
-``levels``           zset    ``<pr>:<q>`` of every ready zset, by priority
-``running``          zset    running run ids by lease expiry
-``running_sched``    hash    schedule -> number of its running runs (``exclusive``)
-``schedule:<name>``  hash    a schedule
-``schedules``        zset    every schedule name (lexicographic, for paging)
-``schedules:live``   zset    the names of schedules not retired
-``due``              zset    active schedules by ``next_due``
-``schema``           string  the data layout version
-``wakeup``           channel PUBLISHed by every write that gives someone work
-===================  ======  =================================================
+======================  =======  =================================================
+``run:<id>``            hash     a run (columns as in the SQL stores, plus ``rev``)
+``runs``                zset     every run id by ``created_at``
+``sched:<s>``           zset     schedule ``s``'s run ids by ``created_at``
+``active:<s>``          zset     its queued, retrying and running runs
+``done:<s>``            zset     its finished runs (what ``prune_runs`` trims)
+``ready:<pr>:<q>``      zset     claimable runs of queue ``q``, priority ``pr``, by ``available_at``
+``levels``              zset     ``<pr>:<q>`` of every ready zset, by priority
+``running``             zset     running run ids by lease expiry
+``running_sched``       hash     schedule -> number of its running runs (``exclusive``)
+``schedule:<name>``     hash     a schedule
+``schedules``           zset     every schedule name (lexicographic, for paging)
+``schedules:live``      zset     the names of schedules not retired
+``schedules:per_host``  zset     the names of per-host (``on_each_server``) schedules
+``…:per_host:live``     zset     those of them not retired
+``due``                 zset     active schedules by ``next_due``
+``schema``              string   the data layout version
+``wakeup``              channel  PUBLISHed by every write that gives someone work
+======================  =======  =================================================
+
+A finish PUBLISHes only when it may give a worker something to claim: a run
+to retry or released, or a schedule's last running run ended while others
+of the schedule wait (an exclusive one may start now).
 
 Finished runs get a TTL (``?ttl_days=``, default 30; 0 for none) besides
 ``prune_runs``. Index entries of an expired run are dropped lazily: when a
@@ -55,7 +61,7 @@ from rota.runs import JSON, Run, RunState
 from rota.stores import _codec, _rules
 from rota.stores import _redis_codec as rc
 from rota.stores._redis_wakeup import Subscription, Wakeups
-from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+from rota.stores.base import UNSET, Advance, LeaseStatus, Outcome, ScheduleRecord, Store
 
 SCHEMA_VERSION = 1
 CAS_ATTEMPTS = 50
@@ -65,6 +71,7 @@ _SCRIPTS = (
     "claim_runs",
     "renew_lease",
     "finish_run",
+    "finish_runs",
     "save_progress",
     "update_runs",
     "prune_runs",
@@ -73,6 +80,9 @@ _SCRIPTS = (
     "next_available",
     "save_schedule",
     "advance_schedule",
+    "advance_schedules",
+    "active_runs_for",
+    "get_runs",
     "delete_schedule",
 )
 _Errors = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError)
@@ -175,13 +185,30 @@ class RedisStore(Store):
         include_retired: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        per_host: bool | None = None,
     ) -> list[ScheduleRecord]:
         index = "schedules" if include_retired else "schedules:live"
+        if per_host:
+            index = "schedules:per_host" + ("" if include_retired else ":live")
         low = "-" if after is None else "(" + after
         count = -1 if limit is None else max(0, limit)
         if count == 0:
             return []
+        if per_host is False:
+            return self._shared_schedules(index, low, count)
         return self._schedules(index, low, "+", "BYLEX", count)
+
+    def _shared_schedules(self, index: str, low: str, count: int) -> list[ScheduleRecord]:
+        """``list_schedules(per_host=False)``: pages of the index, per-host ones left out."""
+        found: list[ScheduleRecord] = []
+        page = 500 if count < 0 else max(count, 100)
+        while count < 0 or len(found) < count:
+            got = self._schedules(index, low, "+", "BYLEX", page)
+            found += [record for record in got if not record.per_host]
+            if len(got) < page:
+                break
+            low = "(" + got[-1].name
+        return found if count < 0 else found[:count]
 
     def _schedules(
         self, index: str, low: Any, high: Any, by: str, count: int
@@ -218,6 +245,25 @@ class RedisStore(Store):
                 "" if due is None else due,
             )
         )
+
+    def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
+        """One script call; its items in order, each a compare-and-set."""
+        batch = []
+        for a in advances:
+            last = _codec.opt_to_us(a.last_slot, "last_slot")
+            due = _codec.opt_to_us(a.next_due, "next_due")
+            batch.append(
+                [
+                    a.name,
+                    str(int(a.expected_version)),
+                    "" if last is None else str(last),
+                    "" if due is None else str(due),
+                ]
+            )
+        if not batch:
+            return []
+        flags = self._run("advance_schedules", json.dumps(batch, ensure_ascii=False))
+        return [bool(flag) for flag in flags]
 
     def delete_schedule(self, name: str) -> bool:
         deleted = bool(self._run("delete_schedule", name))
@@ -287,6 +333,22 @@ class RedisStore(Store):
             self._run("read_index", "active:" + schedule, "run:", 0, -1, "BYRANK", -1)
         )
 
+    def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
+        """One script call for every schedule."""
+        found: dict[str, list[Run]] = {name: [] for name in schedules}
+        if found:
+            for run in self._runs(self._run("active_runs_for", *found)):
+                if run.schedule in found:
+                    found[run.schedule].append(run)
+        return found
+
+    def get_runs(self, ids: Sequence[str]) -> list[Run]:
+        """One script call; the runs come back in the order of ``ids``."""
+        if not ids:
+            return []
+        by_id = {run.id: run for run in self._runs(self._run("get_runs", *dict.fromkeys(ids)))}
+        return [by_id[i] for i in ids if i in by_id]
+
     # -- runs: execution -------------------------------------------------
 
     def claim_runs(
@@ -318,10 +380,30 @@ class RedisStore(Store):
         return LeaseStatus.CANCEL_REQUESTED if flag == "1" else LeaseStatus.OK
 
     def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
-        check_finish_state(run_id, outcome)
         args = rc.finish_args(run_id, outcome, now)
         finished = bool(self._run("finish_run", run_id, token, *args))
         if finished:
+            self._wakeups.bump()
+        return finished
+
+    def finish_runs(
+        self, finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime
+    ) -> list[bool]:
+        """One script call: its items in order, each checked against its own
+        token; all-or-nothing (one script). Other processes are woken (one
+        PUBLISH) only when some finish may give a worker something to claim:
+        a run to retry or released, or a schedule's last running run ended
+        while others of the schedule wait.
+        """
+        batch = []
+        for run_id, token, outcome in finishes:
+            give_back, sets, dels = rc.finish_fields(run_id, outcome, now)
+            batch.append([run_id, token, give_back, sets, dels])
+        if not batch:
+            return []
+        flags = self._run("finish_runs", json.dumps(batch, ensure_ascii=False))
+        finished = [bool(flag) for flag in flags]
+        if any(finished):
             self._wakeups.bump()
         return finished
 

@@ -29,7 +29,15 @@ from urllib.parse import urlsplit
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import JSON, TERMINAL_STATES, Run, RunState
 from rota.stores import _codec, _rules
-from rota.stores.base import UNSET, LeaseStatus, Outcome, ScheduleRecord, Store, check_finish_state
+from rota.stores.base import (
+    UNSET,
+    Advance,
+    LeaseStatus,
+    Outcome,
+    ScheduleRecord,
+    Store,
+    check_finish_state,
+)
 
 BUSY_TIMEOUT = 30.0
 """Seconds a connection waits for another process's write lock before giving up."""
@@ -228,13 +236,16 @@ class SQLiteStore(Store):
         include_retired: bool = False,
         after: str | None = None,
         limit: int | None = None,
+        per_host: bool | None = None,
     ) -> list[ScheduleRecord]:
         params = {
             "include_retired": include_retired,
             "after": after,
             "limit": -1 if limit is None else limit,
+            "per_host": None if per_host is None else int(per_host),
         }
-        return [_codec.row_to_schedule(row) for row in self._all("list_schedules", params)]
+        query = "list_per_host_schedules" if per_host else "list_schedules"
+        return [_codec.row_to_schedule(row) for row in self._all(query, params)]
 
     def save_schedule(
         self, record: ScheduleRecord, *, expected_version: int | None
@@ -257,13 +268,17 @@ class SQLiteStore(Store):
         last_slot: datetime | None,
         next_due: datetime | None,
     ) -> bool:
-        params = {
-            "name": name,
-            "expected_version": expected_version,
-            "last_slot": _codec.opt_to_us(last_slot, "last_slot"),
-            "next_due": _codec.opt_to_us(next_due, "next_due"),
-        }
+        params = _advance_params(Advance(name, expected_version, last_slot, next_due))
         return self._change("advance_schedule", params) == 1
+
+    def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
+        """One write transaction, one compare-and-set per item, in order."""
+        rows = [_advance_params(a) for a in advances]
+        if not rows:
+            return []
+        with self._write() as conn:
+            query = _Q["advance_schedule"]
+            return [conn.execute(query, row).rowcount == 1 for row in rows]
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._change("delete_schedule", {"name": name}) == 1
@@ -320,6 +335,23 @@ class SQLiteStore(Store):
 
     def active_runs(self, schedule: str) -> list[Run]:
         return [_codec.row_to_run(r) for r in self._all("active_runs", {"schedule": schedule})]
+
+    def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
+        """One query for every schedule."""
+        found: dict[str, list[Run]] = {name: [] for name in schedules}
+        if found:
+            params = {"schedules": json.dumps(list(found))}
+            for row in self._all("active_runs_for", params):
+                found[row["schedule"]].append(_codec.row_to_run(row))
+        return found
+
+    def get_runs(self, ids: Sequence[str]) -> list[Run]:
+        """One query; the runs come back in the order of ``ids``."""
+        if not ids:
+            return []
+        rows = self._all("get_runs", {"ids": json.dumps(list(dict.fromkeys(ids)))})
+        by_id = {row["id"]: row for row in rows}
+        return [_codec.row_to_run(by_id[i]) for i in ids if i in by_id]
 
     # -- runs: execution -------------------------------------------------
 
@@ -391,22 +423,24 @@ class SQLiteStore(Store):
         return LeaseStatus.CANCEL_REQUESTED if row[0] else LeaseStatus.OK
 
     def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
-        check_finish_state(run_id, outcome)
-        changes = _rules.finish_changes(outcome, outcome.result, now)
-        params = {
-            "id": run_id,
-            "token": token,
-            "state": outcome.state.value,
-            "finished_at": _codec.opt_to_us(changes["finished_at"]),
-            "available_at": _codec.opt_to_us(changes["available_at"]),
-            "give_back": int(_rules.gives_back_attempt(outcome)),
-            "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
-            "error": outcome.error,
-            "traceback": outcome.traceback,
-            "log": outcome.log,
-        }
+        params = _finish_params(run_id, token, outcome, now)
         finished = self._change("finish_run", params) == 1
         if finished:
+            self.notify()
+        return finished
+
+    def finish_runs(
+        self, finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime
+    ) -> list[bool]:
+        """One write transaction, one token-checked update per item, in order;
+        one wake-up for the batch. All-or-nothing: the batch commits as one."""
+        rows = [_finish_params(run_id, token, outcome, now) for run_id, token, outcome in finishes]
+        if not rows:
+            return []
+        with self._write() as conn:
+            query = _Q["finish_run"]
+            finished = [conn.execute(query, row).rowcount == 1 for row in rows]
+        if any(finished):
             self.notify()
         return finished
 
@@ -508,6 +542,34 @@ class SQLiteStore(Store):
         version = self._read_data_version()
         changed, self._data_version = version != self._data_version, version
         return changed
+
+
+def _finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of the ``finish_run`` query; refuses a bad outcome first."""
+    check_finish_state(run_id, outcome)
+    changes = _rules.finish_changes(outcome, outcome.result, now)
+    return {
+        "id": run_id,
+        "token": token,
+        "state": outcome.state.value,
+        "finished_at": _codec.opt_to_us(changes["finished_at"]),
+        "available_at": _codec.opt_to_us(changes["available_at"]),
+        "give_back": int(_rules.gives_back_attempt(outcome)),
+        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+        "log": outcome.log,
+    }
+
+
+def _advance_params(advance: Advance) -> dict[str, Any]:
+    """The parameters of the ``advance_schedule`` query; refuses a naive datetime first."""
+    return {
+        "name": advance.name,
+        "expected_version": advance.expected_version,
+        "last_slot": _codec.opt_to_us(advance.last_slot, "last_slot"),
+        "next_due": _codec.opt_to_us(advance.next_due, "next_due"),
+    }
 
 
 def _claim_filter(queues: Sequence[str] | None, host: str | None) -> dict[str, Any]:

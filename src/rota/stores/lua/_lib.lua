@@ -98,6 +98,73 @@ local function apply(id, sets, dels)
   return new
 end
 
+-- End the attempt `token` holds on run `id` (finish_run and finish_runs):
+-- set and delete the fields rota.stores._redis_codec.finish_args computed
+-- (always 'state'; 'available_at' for a run to retry or release), give the
+-- attempt back if asked, bump the revision, move the run between indexes.
+-- One read of the run: the new index view is the old one with the sets.
+-- Returns 1 or 0 (the token does not hold the run), and whether the finish
+-- may give a worker something to claim: the run is claimable again, or it
+-- was its schedule's last running run while others of the schedule wait
+-- (an exclusive one may now start).
+local FINISH_VIEW = { 'state', 'lease_token', 'attempt', 'queue', 'priority', 'available_at',
+                      'schedule', 'created_at' }
+local function finish(id, token, give_back, sets, dels)
+  local key = run_key(id)
+  local f = redis.call('HMGET', key, unpack(FINISH_VIEW))
+  if f[1] ~= 'running' or f[2] ~= token then return 0, false end
+  local state, available_at, schedule = nil, f[6], f[7]
+  for k = 1, #sets, 2 do
+    if sets[k] == 'state' then state = sets[k + 1]
+    elseif sets[k] == 'available_at' then available_at = sets[k + 1] end
+  end
+  if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  redis.call('HINCRBY', key, 'rev', 1)
+  if give_back and tonumber(f[3]) > 0 then redis.call('HINCRBY', key, 'attempt', -1) end
+  redis.call('ZREM', B .. 'running', id)
+  local freed = false
+  if schedule and redis.call('HINCRBY', B .. 'running_sched', schedule, -1) <= 0 then
+    redis.call('HDEL', B .. 'running_sched', schedule)
+    freed = true
+  end
+  if CLAIMABLE[state] then
+    -- Still active: its entry in active:<schedule> stays as it is.
+    redis.call('ZADD', ready_key(f[5], f[4]), available_at, id)
+    redis.call('ZADD', B .. 'levels', f[5], f[5] .. ':' .. f[4])
+    return 1, true
+  end
+  if schedule then
+    redis.call('ZREM', B .. 'active:' .. schedule, id)
+    redis.call('ZADD', B .. 'done:' .. schedule, f[8], id)
+  end
+  if TTL > 0 then redis.call('EXPIRE', key, TTL) end
+  return 1, freed and redis.call('ZCARD', B .. 'active:' .. schedule) > 0
+end
+
+-- Record the scheduler's progress on schedule `name` if its version is
+-- `expected` (advance_schedule and advance_schedules); '' clears a time.
+-- Returns 1, or 0 on conflict.
+local function advance(name, expected, last_slot, next_due)
+  local key = B .. 'schedule:' .. name
+  local f = redis.call('HMGET', key, 'version', 'paused', 'retired')
+  if f[1] ~= expected then return 0 end
+  for field, value in pairs({ last_slot = last_slot, next_due = next_due }) do
+    if value == '' then
+      redis.call('HDEL', key, field)
+    else
+      redis.call('HSET', key, field, value)
+    end
+  end
+  redis.call('HINCRBY', key, 'version', 1)
+  if next_due ~= '' and f[2] == '0' and f[3] == '0' then
+    redis.call('ZADD', B .. 'due', next_due, name)
+  else
+    redis.call('ZREM', B .. 'due', name)
+  end
+  return 1
+end
+
 -- Reads "n, then n items" from ARGV at i; returns the items and the next index.
 local function take(i)
   local n = tonumber(ARGV[i])

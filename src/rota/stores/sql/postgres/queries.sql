@@ -20,8 +20,24 @@ SELECT notify_waiters(%(me)s)
 SELECT * FROM schedules WHERE name = %(name)s
 
 -- name: list_schedules
+-- ``name >= coalesce(after, '')`` is an index condition in a generic plan too,
+-- so each page starts where the last ended (``after IS NULL OR name > after``
+-- alone filters every name before it, every page). Every text is >= '' (names
+-- compare byte-wise), so with no ``after`` nothing is skipped, not even a name
+-- ''; the second test drops ``after`` itself.
 SELECT * FROM schedules
-WHERE (%(include_retired)s OR NOT retired) AND (%(after)s::text IS NULL OR name > %(after)s)
+WHERE name >= coalesce(%(after)s::text, '') AND (%(after)s::text IS NULL OR name > %(after)s)
+  AND (%(include_retired)s OR NOT retired)
+  AND (%(per_host)s::boolean IS NULL OR per_host = %(per_host)s::boolean)
+ORDER BY name
+LIMIT %(limit)s
+
+-- name: list_per_host_schedules
+-- list_schedules(per_host=True): the literal condition matches the partial
+-- index schedules_per_host (in a generic plan too), which holds only these.
+SELECT * FROM schedules
+WHERE per_host AND (%(include_retired)s OR NOT retired)
+  AND name >= coalesce(%(after)s::text, '') AND (%(after)s::text IS NULL OR name > %(after)s)
 ORDER BY name
 LIMIT %(limit)s
 
@@ -29,10 +45,10 @@ LIMIT %(limit)s
 WITH saved AS (
     INSERT INTO schedules
         (name, job, spec, created_at, updated_at, source, paused, retired,
-         last_slot, next_due, version)
+         last_slot, next_due, version, per_host)
     VALUES
         (%(name)s, %(job)s, %(spec)s, %(created_at)s, %(updated_at)s, %(source)s, %(paused)s,
-         %(retired)s, %(last_slot)s, %(next_due)s, 1)
+         %(retired)s, %(last_slot)s, %(next_due)s, 1, %(per_host)s)
     ON CONFLICT (name) DO NOTHING
     RETURNING version
 )
@@ -44,7 +60,7 @@ WITH saved AS (
         job = %(job)s, spec = %(spec)s, created_at = %(created_at)s,
         updated_at = %(updated_at)s, source = %(source)s, paused = %(paused)s,
         retired = %(retired)s, last_slot = %(last_slot)s, next_due = %(next_due)s,
-        version = version + 1
+        per_host = %(per_host)s, version = version + 1
     WHERE name = %(name)s AND version = %(expected_version)s
     RETURNING version
 )
@@ -53,6 +69,26 @@ SELECT version, notify_waiters(%(me)s) FROM saved
 -- name: advance_schedule
 UPDATE schedules SET last_slot = %(last_slot)s, next_due = %(next_due)s, version = version + 1
 WHERE name = %(name)s AND version = %(expected_version)s
+
+-- name: advance_schedules
+-- advance_schedule for a batch of distinct names, one array per column. The
+-- rows are locked in name order first: two schedulers advancing overlapping
+-- batches then wait for each other in one order, never in a cycle (a
+-- deadlock). The advanced names come back as one array.
+WITH locked AS MATERIALIZED (
+    SELECT name FROM schedules WHERE name = ANY (%(name)b::text[]) ORDER BY name FOR UPDATE
+), advanced AS (
+    UPDATE schedules AS s SET
+        last_slot = i.last_slot, next_due = i.next_due, version = s.version + 1
+    FROM unnest(
+        %(name)b::text[], %(expected_version)b::bigint[],
+        %(last_slot)b::timestamptz[], %(next_due)b::timestamptz[]
+    ) AS i (name, expected_version, last_slot, next_due)
+    WHERE s.name = i.name AND s.version = i.expected_version
+      AND s.name IN (SELECT name FROM locked)
+    RETURNING s.name
+)
+SELECT array_agg(name) AS names FROM advanced HAVING count(*) > 0
 
 -- name: delete_schedule
 WITH deleted AS (DELETE FROM schedules WHERE name = %(name)s RETURNING 1)
@@ -144,6 +180,14 @@ SELECT * FROM runs
 WHERE schedule = %(schedule)s AND state IN ('queued', 'retrying', 'running')
 ORDER BY created_at, id
 
+-- name: active_runs_for
+SELECT * FROM runs
+WHERE schedule = ANY (%(schedules)b::text[]) AND state IN ('queued', 'retrying', 'running')
+ORDER BY schedule, created_at, id
+
+-- name: get_runs
+SELECT * FROM runs WHERE id = ANY (%(ids)b::text[])
+
 -- runs: execution -----------------------------------------------------------
 
 -- name: claim_runs
@@ -167,6 +211,29 @@ WITH finished AS (
     RETURNING 1
 )
 SELECT notify_waiters(%(me)s) FROM finished
+
+-- name: finish_runs
+-- finish_run for a batch of distinct ids, one array per column (values
+-- computed by rota.stores._rules, as for finish_run), each row checked
+-- against its own token. The finished ids come back as one array, with one
+-- notification for the batch.
+WITH finished AS (
+    UPDATE runs AS r SET
+        state = i.state, finished_at = i.finished_at,
+        available_at = coalesce(i.available_at, r.available_at),
+        attempt = greatest(0, r.attempt - i.give_back),
+        lease_token = NULL, lease_expires_at = NULL, cancel_requested = false,
+        result = i.result, error = i.error, traceback = i.traceback, log = i.log
+    FROM unnest(
+        %(id)b::text[], %(token)b::text[], %(state)b::text[], %(finished_at)b::timestamptz[],
+        %(available_at)b::timestamptz[], %(give_back)b::integer[], %(result)b::json[],
+        %(error)b::text[], %(traceback)b::text[], %(log)b::text[]
+    ) AS i (id, token, state, finished_at, available_at, give_back, result, error, traceback,
+            log)
+    WHERE r.id = i.id AND r.state = 'running' AND r.lease_token = i.token
+    RETURNING r.id
+)
+SELECT array_agg(id) AS ids, notify_waiters(%(me)s) FROM finished HAVING count(*) > 0
 
 -- name: save_progress
 UPDATE runs SET

@@ -19,25 +19,42 @@ INSERT INTO rota_migrations (version, name) VALUES (:version, :name)
 SELECT * FROM rota_schedules WHERE name = :name
 
 -- name: list_schedules
+-- ``name >= coalesce(:after, '')`` is what SQLite seeks the primary key with,
+-- so each page starts where the last ended (``:after IS NULL OR name > :after``
+-- alone scans from the first name every page). Every text is >= '', so with no
+-- :after nothing is skipped, not even a name ''; the second test drops :after.
 SELECT * FROM rota_schedules
-WHERE (:include_retired OR retired = 0) AND (:after IS NULL OR name > :after)
+WHERE name >= coalesce(:after, '') AND (:after IS NULL OR name > :after)
+  AND (:include_retired OR retired = 0)
+  AND (:per_host IS NULL OR per_host = :per_host)
+ORDER BY name
+LIMIT :limit
+
+-- name: list_per_host_schedules
+-- list_schedules(per_host=True): the literal ``per_host = 1`` lets SQLite walk
+-- the partial index rota_schedules_per_host, which holds only these records
+-- (seeking it as list_schedules seeks the primary key).
+SELECT * FROM rota_schedules INDEXED BY rota_schedules_per_host
+WHERE per_host = 1 AND name >= coalesce(:after, '') AND (:after IS NULL OR name > :after)
+  AND (:include_retired OR retired = 0)
 ORDER BY name
 LIMIT :limit
 
 -- name: insert_schedule
 INSERT INTO rota_schedules
     (name, job, spec, created_at, updated_at, source, paused, retired,
-     last_slot, next_due, version)
+     last_slot, next_due, version, per_host)
 VALUES
     (:name, :job, :spec, :created_at, :updated_at, :source, :paused, :retired,
-     :last_slot, :next_due, 1)
+     :last_slot, :next_due, 1, :per_host)
 ON CONFLICT (name) DO NOTHING
 
 -- name: update_schedule
 UPDATE rota_schedules SET
     job = :job, spec = :spec, created_at = :created_at, updated_at = :updated_at,
     source = :source, paused = :paused, retired = :retired,
-    last_slot = :last_slot, next_due = :next_due, version = version + 1
+    last_slot = :last_slot, next_due = :next_due, per_host = :per_host,
+    version = version + 1
 WHERE name = :name AND version = :expected_version
 
 -- name: advance_schedule
@@ -97,6 +114,17 @@ LIMIT :limit
 SELECT * FROM rota_runs
 WHERE schedule = :schedule AND state IN ('queued', 'retrying', 'running')
 ORDER BY created_at, id
+
+-- name: active_runs_for
+-- active_runs of each schedule in the JSON array :schedules, schedule by schedule.
+SELECT * FROM rota_runs
+WHERE schedule IN (SELECT value FROM json_each(:schedules))
+  AND state IN ('queued', 'retrying', 'running')
+ORDER BY schedule, created_at, id
+
+-- name: get_runs
+-- The runs whose ids are in the JSON array :ids (the caller restores its order).
+SELECT * FROM rota_runs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- runs: execution -----------------------------------------------------------
 
