@@ -106,7 +106,8 @@ def _update(
             f"schedule {schedule.name!r} is declared in code but the store holds a dynamic "
             "schedule of that name; rename one (.named('...')) or delete the dynamic one"
         )
-    if not current.retired and _same(current.spec, text):
+    flagged = current.per_host == schedule.policies.on_each_server  # older records lack the flag
+    if not current.retired and flagged and _same(current.spec, text):
         return "unchanged", current
     spec: dict[str, Any] = json.loads(text)
     stored = normal(current.spec)
@@ -120,6 +121,7 @@ def _update(
         retired=False,
         updated_at=now,
         next_due=None if schedule.policies.on_each_server else next_due,
+        per_host=schedule.policies.on_each_server,
     )
     return "updated", store.save_schedule(record, expected_version=current.version)
 

@@ -46,7 +46,7 @@ from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
 from rota.runs import JSON, Run, RunState
 from rota.schedule import Schedule
-from rota.stores.base import ScheduleRecord, Store
+from rota.stores.base import Advance, ScheduleRecord, Store
 
 log = logging.getLogger("rota.scheduler")
 
@@ -101,6 +101,7 @@ def new_record(
         source="dynamic" if source == "dynamic" else "code",
         paused=paused,
         next_due=None if per_host else first_slot_from(schedule.trigger, created),
+        per_host=per_host,
     )
 
 
@@ -187,18 +188,30 @@ class Scheduler:
     # -- one tick ------------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs."""
+        """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs.
+
+        Planning is done for the whole batch first; the store is then asked
+        once for the active runs (overlap), once to insert every run and once
+        to record every schedule's progress, so a tick costs a handful of
+        round trips however many schedules are due.
+        """
         now = self.clock.now() if now is None else now
         due = self.store.due_schedules(now, self.config.batch_size)
         self._left = set()
         report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
+        batch: list[_Pending] = []
         for record in due:
-            report += self._process_safely(record, now)
+            outcome = self._process_safely(record, now)
+            if isinstance(outcome, _Pending):
+                batch.append(outcome)
+            else:
+                report += outcome
+        report += self._fire_batch(batch, now)
         if report.runs:
             self.store.notify()
         return report
 
-    def _process_safely(self, record: ScheduleRecord, now: datetime) -> TickReport:
+    def _process_safely(self, record: ScheduleRecord, now: datetime) -> TickReport | _Pending:
         """``_process``; an error of one schedule (its ``when`` callback raised) is
         logged and leaves that schedule due, without stopping the others."""
         try:
@@ -213,7 +226,7 @@ class Scheduler:
             )
             return self._leave(record)
 
-    def _process(self, record: ScheduleRecord, now: datetime) -> TickReport:
+    def _process(self, record: ScheduleRecord, now: datetime) -> TickReport | _Pending:
         per_host = host_record_of(record)
         if per_host is not None:
             return self._process_host_record(record, *per_host, now)
@@ -229,11 +242,11 @@ class Scheduler:
                 next_due=None,
             )
             return TickReport()
-        return self._fire(record, record.name, schedule, now, host=None)
+        return self._prepare(record, record.name, schedule, now, host=None)
 
     def _process_host_record(
         self, record: ScheduleRecord, base_name: str, host: str, now: datetime
-    ) -> TickReport:
+    ) -> TickReport | _Pending:
         if host != self.host:
             return self._leave(record)
         base = self.store.get_schedule(base_name)
@@ -246,7 +259,7 @@ class Scheduler:
         if base is not None and base.paused:  # dormant until resumed (discover / ensure)
             self._advance(record, record.last_slot, None)
             return TickReport()
-        return self._fire(record, base_name, schedule, now, host=self.host)
+        return self._prepare(record, base_name, schedule, now, host=self.host)
 
     def _leave(self, record: ScheduleRecord) -> TickReport:
         self._left.add(record.name)
@@ -281,7 +294,7 @@ class Scheduler:
             budget=self._budget,
         )
 
-    def _fire(
+    def _prepare(
         self,
         progress: ScheduleRecord,
         name: str,
@@ -289,22 +302,45 @@ class Scheduler:
         now: datetime,
         *,
         host: str | None,
-    ) -> TickReport:
+    ) -> _Pending:
+        """Plan one schedule's window and stamp out its runs; nothing is written yet."""
         plan = self.plan(progress, schedule, now)
         template = self._template(name, schedule, host)
-        queued = [template.make(slot, RunState.QUEUED, now) for slot in plan.fire]
         reason = f"missed: no scheduler ran in time (catch-up {schedule.policies.catch_up!r})"
-        missed = [template.make(slot, RunState.MISSED, now, reason) for slot in plan.missed]
-        decision = apply_overlap(
-            schedule.policies.overlap, queued, self._active(name, host, queued), now=now
+        return _Pending(
+            progress=progress,
+            name=name,
+            host=host,
+            overlap=schedule.policies.overlap,
+            plan=plan,
+            queued=[template.make(slot, RunState.QUEUED, now) for slot in plan.fire],
+            missed=[template.make(slot, RunState.MISSED, now, reason) for slot in plan.missed],
         )
-        cancelled = self._cancel(decision.cancel, now)
-        runs = [*missed, *decision.insert]
+
+    def _fire_batch(self, batch: Sequence[_Pending], now: datetime) -> TickReport:
+        """Apply overlap, insert every run, then record every schedule's progress."""
+        if not batch:
+            return TickReport()
+        wanting = sorted({pending.name for pending in batch if pending.queued})
+        active = self.store.active_runs_for(wanting) if wanting else {}
+        runs: list[Run] = []
+        to_cancel: list[str] = []
+        for pending in batch:
+            mine = [run for run in active.get(pending.name, ()) if run.host == pending.host]
+            decision = apply_overlap(pending.overlap, pending.queued, mine, now=now)
+            to_cancel.extend(decision.cancel)
+            runs += [*pending.missed, *decision.insert]
+        cancelled = self._cancel(to_cancel, now)
         inserted = [run for run, ok in zip(runs, self.store.insert_runs(runs), strict=True) if ok]
-        self._advance(progress, plan.last_slot, plan.next_due)
-        if any(run.state.is_terminal for run in inserted):
+        self.store.advance_schedules(
+            [
+                Advance(p.progress.name, p.progress.version, p.plan.last_slot, p.plan.next_due)
+                for p in batch
+            ]
+        )
+        for name in sorted({r.schedule for r in inserted if r.state.is_terminal and r.schedule}):
             self.store.prune_runs(name, self.config.keep_runs)
-        return _report(inserted, plan.filtered, cancelled)
+        return _report(inserted, sum(p.plan.filtered for p in batch), cancelled)
 
     def _template(self, name: str, schedule: Schedule, host: str | None) -> RunTemplate:
         job = self._job(schedule.job)
@@ -325,11 +361,6 @@ class Scheduler:
         if self.jobs is None or name not in self.jobs:
             return None
         return self.jobs.get(name)
-
-    def _active(self, name: str, host: str | None, new: Sequence[Run]) -> list[Run]:
-        if not new:
-            return []
-        return [run for run in self.store.active_runs(name) if run.host == host]
 
     def _cancel(self, run_ids: Sequence[str], now: datetime) -> int:
         for run_id in run_ids:
@@ -400,9 +431,10 @@ class Scheduler:
                     self.ensure_host_record(record, schedule, now)
 
     def _listing(self) -> Iterator[ScheduleRecord]:
+        """The ``on_each_server`` schedules, page by page (an index, not a full scan)."""
         after: str | None = None
         while True:
-            page = self.store.list_schedules(after=after, limit=_PAGE)
+            page = self.store.list_schedules(after=after, limit=_PAGE, per_host=True)
             yield from page
             if len(page) < _PAGE:
                 return
@@ -498,6 +530,19 @@ class _Chores:
         if tick >= self.next_discover:
             s.discover()
             self.next_discover = tick + s.config.discover_interval
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One due schedule, planned, waiting for the batch's writes."""
+
+    progress: ScheduleRecord
+    name: str
+    host: str | None
+    overlap: str
+    plan: SlotPlan
+    queued: list[Run]
+    missed: list[Run]
 
 
 def _report(inserted: list[Run], filtered: int, cancelled: int) -> TickReport:
