@@ -82,6 +82,9 @@ class Budget:
     """Slots looked at, newest first; older slots of the window are dropped unseen."""
 
 
+_BUDGET = Budget()
+
+
 @dataclass(frozen=True, slots=True)
 class SlotPlan:
     """What happens to one schedule's window. Slots are aware UTC, oldest first."""
@@ -105,6 +108,8 @@ def window_slots(
     slot = trigger.prev_before(now + _TICK)
     while slot is not None and slot >= start and (after is None or slot > after):
         yield slot.astimezone(UTC)
+        if slot <= start and slot.tzinfo is not start.tzinfo:
+            return  # ``start`` itself: every older slot is before it (see ``plan_slots``)
         slot = trigger.prev_before(slot)
 
 
@@ -125,32 +130,49 @@ def plan_slots(
     slot fires, the newest ``catch_up_limit`` of them, within ``grace`` only
     when a grace was set explicitly. Every other allowed slot is missed.
     """
-    budget = budget or Budget()
+    if budget is None:
+        budget = _BUDGET
     if start > now:
         return SlotPlan(last_slot=after, next_due=start)
     limit, grace = _fire_rules(trigger, policies)
+    scan_limit, max_missed = budget.scan_limit, budget.max_missed
     fire: list[datetime] = []
     missed: list[datetime] = []
     newest: datetime | None = None
     filtered = 0
     more = False
-    for seen, slot in enumerate(window_slots(trigger, start=start, after=after, now=now)):
-        newest = newest or slot
-        if seen >= budget.scan_limit:
+    seen = 0
+    start_tz = start.tzinfo
+    # window_slots, inlined: the window of a due schedule usually holds one slot
+    local = trigger.prev_before(now + _TICK)
+    while local is not None and local >= start and (after is None or local > after):
+        slot = local.astimezone(UTC)
+        if newest is None:
+            newest = slot
+        if seen >= scan_limit:
             more = True  # older slots are left unseen
             break
+        seen += 1
         if not allows(slot):
             filtered += 1
         elif len(fire) < limit and not missed and (grace is None or now - slot <= grace):
             fire.append(slot)
-        elif len(missed) < budget.max_missed:
+        elif len(missed) < max_missed:
             missed.append(slot)
         else:
             more = True  # once a slot is missed no older one can fire: stop counting
             break
+        if local <= start and local.tzinfo is not start_tz:
+            # ``local`` is ``start`` itself, so every older slot is before it. (Two
+            # datetimes of one zone compare by wall time, fold ignored: an older slot
+            # could compare equal, so that case takes the loop's own test.)
+            break
+        local = trigger.prev_before(local)
+    fire.reverse()
+    missed.reverse()
     return SlotPlan(
-        fire=tuple(reversed(fire)),
-        missed=tuple(reversed(missed)),
+        fire=tuple(fire),
+        missed=tuple(missed),
         filtered=filtered,
         more_missed=more,
         last_slot=newest or after,
@@ -242,13 +264,15 @@ class RunTemplate:
     def make(self, slot: datetime, state: RunState, now: datetime, error: str | None = None) -> Run:
         """The run for ``slot``: queued (after its jitter) or, for a final state, finished now."""
         run_id = run_id_for(self.schedule, slot, self.host)
-        delay = jitter_delay(run_id, self.jitter) if state is RunState.QUEUED else None
+        available = slot
+        if state is RunState.QUEUED and self.jitter > 0:
+            available = slot + jitter_delay(run_id, self.jitter)
         return Run(
             id=run_id,
             job=self.job,
             state=state,
             created_at=now,
-            available_at=slot + delay if delay is not None else slot,
+            available_at=available,
             schedule=self.schedule,
             slot=slot,
             args=self.args,

@@ -131,9 +131,30 @@ class Policies:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Policies:
-        """Rebuild from ``to_spec()``; unknown keys raise ``InvalidSchedule``."""
+        """Rebuild from ``to_spec()``; unknown keys raise ``InvalidSchedule``.
+
+        Equal specs give one shared instance (``Policies`` is frozen): nearly
+        every stored schedule has the same policies, so the validation runs
+        once per distinct spec, not once per schedule loaded.
+        """
         if not isinstance(spec, dict):
             raise InvalidSchedule(f"policies spec must be a dict, not {type(spec).__name__}")
+        values = tuple(spec.values())
+        # the types are part of the key: 1, 1.0 and True are equal but not the same policy
+        key = (tuple(spec), values, tuple(map(type, values)))
+        try:
+            found = _FROM_SPEC.get(key)
+        except TypeError:  # an unhashable value: not a valid spec, let the checks say why
+            return cls._from_spec(spec)
+        if found is None:
+            found = cls._from_spec(spec)
+            if len(_FROM_SPEC) >= _FROM_SPEC_SIZE:
+                _FROM_SPEC.clear()
+            _FROM_SPEC[key] = found
+        return found
+
+    @classmethod
+    def _from_spec(cls, spec: dict[str, Any]) -> Policies:
         known = {f.name for f in fields(cls)}
         for key in spec:
             if key not in known:
@@ -143,3 +164,7 @@ class Policies:
         if values.get("grace") is not None:
             values["grace"] = to_timedelta(values["grace"], "grace")
         return cls(**values)
+
+
+_FROM_SPEC: dict[tuple[tuple[Any, ...], ...], Policies] = {}
+_FROM_SPEC_SIZE = 1024

@@ -27,15 +27,66 @@ from rota.errors import InvalidCron, NaiveDatetime
 __all__ = ["Cron"]
 
 
-@lru_cache(maxsize=512)
-def _compile(expression: str, seed: str | None) -> tuple[Parsed, Walls]:
-    parsed = parse(expression, seed)
-    if not satisfiable(parsed.days, parsed.months):
-        raise InvalidCron(
-            f"{expression!r} can never fire: no month has a day matching "
-            "its day-of-month, day-of-week and month fields"
+class _Compiled:
+    """What every ``Cron`` of one expression shares, whatever its zone and seed.
+
+    The seed matters only when the expression uses ``H``; only then is it
+    part of the cache key, so per-user schedules of one expression (each
+    seeded with its own name) compile once. Everything here is on the wall
+    clock: the same in every zone.
+    """
+
+    __slots__ = ("hms", "parsed", "period", "simple", "tod", "tod_set", "walls")
+
+    def __init__(self, expression: str, parsed: Parsed) -> None:
+        if not satisfiable(parsed.days, parsed.months):
+            raise InvalidCron(
+                f"{expression!r} can never fire: no month has a day matching "
+                "its day-of-month, day-of-week and month fields"
+            )
+        walls = Walls(parsed)
+        tod = walls.tod
+        small = len(tod) <= 4096
+        self.parsed = parsed
+        self.walls = walls
+        self.tod: Any = tod
+        self.hms: tuple[tuple[int, int, int], ...] = (
+            tuple((s // 3600, s // 60 % 60, s % 60) for s in tod) if small else ()
         )
-    return parsed, Walls(parsed)
+        self.tod_set = frozenset(tod)
+        self.simple = parsed.days.every_day and len(parsed.months) == 12 and small
+        self.period: timedelta | None = None  # _median_gap, on first use
+
+
+_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _compile_unseeded(expression: str) -> _Compiled | None:
+    """The compiled expression; None when it uses ``H`` (the seed is then part of the key)."""
+    parsed = parse(expression, "")  # any seed: a seed-free expression ignores it
+    if parsed.uses_hash:
+        return None
+    return _Compiled(expression, parsed)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _compile_seeded(expression: str, seed: str | None) -> _Compiled:
+    return _Compiled(expression, parse(expression, seed))
+
+
+def _compile(expression: str, seed: str | None) -> _Compiled:
+    if isinstance(expression, str):
+        try:
+            compiled = _compile_unseeded(expression)
+        except InvalidCron:
+            compiled = None  # the seeded parse below raises, with the seed's own message
+        if compiled is not None:
+            return compiled
+    return _compile_seeded(expression, seed)
+
+
+_ZERO = timedelta(0)
 
 
 def _naive(what: str) -> NoReturn:
@@ -53,6 +104,7 @@ class Cron:
 
     __slots__ = (
         "_abnormal",
+        "_compiled",
         "_days",
         "_expression",
         "_fixed",
@@ -60,7 +112,6 @@ class Cron:
         "_key",
         "_months",
         "_parsed",
-        "_period",
         "_seed",
         "_simple",
         "_tod",
@@ -73,6 +124,7 @@ class Cron:
     _expression: str
     _tz: ZoneInfo
     _seed: str | None
+    _compiled: _Compiled
     _parsed: Parsed
     _walls: Walls
     _key: tuple[str, str, str | None]
@@ -84,7 +136,6 @@ class Cron:
     _tod_set: frozenset[int]
     _months: frozenset[int]
     _abnormal: dict[int, dst.DayRanges]
-    _period: timedelta | None
     _days: Any
 
     def __init__(
@@ -93,30 +144,27 @@ class Cron:
         if seed is not None and not isinstance(seed, str):
             raise InvalidCron(f"seed must be a str (the schedule name), not {type(seed).__name__}")
         zone = _zones.zone(tz)
-        parsed, walls = _compile(expression, seed)
-        tod = walls.tod
-        values: dict[str, object] = {
-            "_expression": expression,
-            "_tz": zone,
-            "_seed": seed,
-            "_parsed": parsed,
-            "_walls": walls,
-            "_key": (parsed.normalized, zone.key, seed if parsed.uses_hash else None),
-            "_simple": parsed.days.every_day and len(parsed.months) == 12 and len(tod) <= 4096,
-            "_fixed": dst.is_fixed(zone),
-            "_utc": dst.is_fixed(zone) and zone.utcoffset(None) == timedelta(0),
-            "_tod": tod,
-            "_hms": tuple((s // 3600, s // 60 % 60, s % 60) for s in tod)
-            if len(tod) <= 4096
-            else (),
-            "_tod_set": frozenset(tod),
-            "_months": parsed.months,
-            "_abnormal": dst.abnormal_cache(zone),
-            "_period": None,
-            "_days": walls.days,
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        compiled = _compile(expression, seed)
+        parsed = compiled.parsed
+        fixed = dst.is_fixed(zone)
+        walls = compiled.walls
+        put = object.__setattr__
+        put(self, "_expression", expression)
+        put(self, "_tz", zone)
+        put(self, "_seed", seed)
+        put(self, "_compiled", compiled)
+        put(self, "_parsed", parsed)
+        put(self, "_walls", walls)
+        put(self, "_key", (parsed.normalized, zone.key, seed if parsed.uses_hash else None))
+        put(self, "_simple", compiled.simple)
+        put(self, "_fixed", fixed)
+        put(self, "_utc", fixed and zone.utcoffset(None) == _ZERO)
+        put(self, "_tod", compiled.tod)
+        put(self, "_hms", compiled.hms)
+        put(self, "_tod_set", compiled.tod_set)
+        put(self, "_months", parsed.months)
+        put(self, "_abnormal", dst.abnormal_cache(zone))
+        put(self, "_days", walls.days)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -186,10 +234,10 @@ class Cron:
 
     def period_hint(self) -> timedelta:
         """A typical gap between consecutive slots (the median of sixteen, on the wall clock)."""
-        period = self._period
-        if period is None:
-            period = _median_gap(self._walls)
-            object.__setattr__(self, "_period", period)
+        compiled = self._compiled
+        period = compiled.period
+        if period is None:  # wall-clock gaps: the same in every zone, so shared by all of them
+            period = compiled.period = _median_gap(compiled.walls)
         return period
 
     # -- slots ------------------------------------------------------------------------------
@@ -245,22 +293,26 @@ class Cron:
         """The last slot strictly before aware ``dt``."""
         tz = self._tz
         tzi: tzinfo | None = dt.tzinfo
-        if tzi is not tz and (tzi is None or tzi.utcoffset(dt) is None):
+        if tzi is tz or (tzi is UTC and self._utc):
+            loc = dt
+        elif tzi is None or tzi.utcoffset(dt) is None:
             _naive("dt")
-        loc = dt.astimezone(tz)
+        else:
+            loc = dt.astimezone(tz)
         y, mo, d = loc.year, loc.month, loc.day
         sod = loc.hour * 3600 + loc.minute * 60 + loc.second
-        if self._odd(y, mo, d, sod):
+        plain = self._fixed  # a fixed offset has no odd wall times: skip every check
+        if not plain and self._odd(y, mo, d, sod):
             return self._slow_prev(loc)
         if not loc.microsecond:
             sod -= 1
         if sod < 0:  # the instant before is on the day before, which must be plain too
             day = loc.date() - timedelta(days=1)
             y, mo, d, sod = day.year, day.month, day.day, 86399
-            if self._odd(y, mo, d, sod):
+            if not plain and self._odd(y, mo, d, sod):
                 return self._slow_prev(loc)
         py, pmo, pd, w = self._walls.prev_le(y, mo, d, sod)
-        if self._odd(py, pmo, pd, w):
+        if not plain and self._odd(py, pmo, pd, w):
             return self._slow_prev(loc)
         return datetime(py, pmo, pd, w // 3600, w // 60 % 60, w % 60, tzinfo=tz)
 
@@ -295,8 +347,11 @@ class Cron:
         """Whether wall time ``sod`` of local day ``y-mo-d`` may be skipped or repeated."""
         if self._fixed:
             return False
-        ranges = dst.abnormal_days(self._tz, self._abnormal, y)
-        return dst.odd(ranges, dst.day_key(y, mo, d), sod)
+        ranges = self._abnormal.get(y)
+        if ranges is None:
+            ranges = dst.abnormal_days(self._tz, self._abnormal, y)
+        span = ranges.get(y * 512 + mo * 32 + d)  # dst.day_key
+        return span is not None and span[0] <= sod <= span[1]  # dst.odd
 
     def _slow_next(self, loc: datetime) -> datetime:
         if self._parsed.wildcard_time:

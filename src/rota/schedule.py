@@ -55,7 +55,49 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _SHORT_NAME = 40
 
 
+class _NotPlain(Exception):
+    """A value ``_plain_copy`` leaves to the JSON round trip."""
+
+
+_INT_BOUND = 1 << 63  # larger ints take the JSON path (its digit limit applies)
+_PLAIN_DEPTH = 32  # deeper values (or a cycle) take the JSON path, which names the problem
+
+
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    """``json.loads(json.dumps(value))`` for values that are exactly JSON already.
+
+    Exact ``str``, ``bool``, ``None``, (not huge) ``int``, finite ``float``,
+    ``list`` and ``dict`` with ``str`` keys come back unchanged by the round
+    trip; these are copied directly. Anything else (a tuple, an int key, a
+    subclass, NaN …) raises ``_NotPlain`` for the JSON path to convert or refuse.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if -_INT_BOUND < value < _INT_BOUND:
+            return value
+    elif kind is float:
+        if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+            return value
+    elif depth < _PLAIN_DEPTH:
+        if kind is list:
+            return [_plain_copy(item, depth + 1) for item in value]
+        if kind is dict:
+            copy = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _NotPlain
+                copy[key] = _plain_copy(item, depth + 1)
+            return copy
+    raise _NotPlain
+
+
 def _json_copy(value: Any, what: str) -> Any:
+    try:
+        return _plain_copy(value)
+    except _NotPlain:
+        pass
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -179,6 +221,8 @@ class Schedule(Frequencies):
         """Whether every filter passes at ``slot`` (seen in the schedule's timezone)."""
         if slot.tzinfo is None or slot.utcoffset() is None:
             raise NaiveDatetime("slot")
+        if not self._filters and (self._kind == "cron" or self._days is None):
+            return True  # no filter: the common case skips the conversion
         local = slot.astimezone(self._tz)
         return all(f.allows(local, environment) for f in self.filters)
 
@@ -201,6 +245,10 @@ class Schedule(Frequencies):
         from rota.cron import Cron
 
         Cron(expression, tz=self._tz, seed=self.name)  # validates; raises InvalidCron
+        return self._set_cron(expression)
+
+    def _set_cron(self, expression: str) -> Self:
+        """``cron(expression)`` once the expression is known to be valid."""
         if self._kind != "cron":
             raise InvalidSchedule(f"cron() cannot be combined with {self._kind_method()}")
         self._time_set_by = "cron"
@@ -414,15 +462,28 @@ class Schedule(Frequencies):
         return s
 
     def _load_trigger(self, trigger: Trigger) -> None:
+        """Take ``trigger`` (just built from a spec, so valid) as the schedule's own.
+
+        It also becomes the compiled trigger when it equals what ``_compile``
+        would build (the usual case: a cron spec is seeded with the schedule's
+        name), so the expression is not compiled again.
+        """
         from rota.triggers import Cron, Interval, Once
 
         self.timezone(trigger.tz)
-        if isinstance(trigger, Interval):
-            self.every(trigger.every, anchor=trigger.anchor)
+        if isinstance(trigger, Cron):
+            self._set_cron(trigger.expression)
+            if trigger.seed == self.name and trigger.expression == self.expression:
+                self._trigger = trigger
+        elif isinstance(trigger, Interval):
+            self._switch("interval", "every")
+            self._every = trigger.every
+            self._anchor = trigger.anchor
+            self._trigger = trigger  # _compile: Interval(every, anchor, tz), all three as here
         elif isinstance(trigger, Once):
-            self.once_at(trigger.at)
-        elif isinstance(trigger, Cron):
-            self.cron(trigger.expression)
+            self._switch("once", "once_at")
+            self._at = trigger.at
+            self._trigger = trigger  # _compile: Once(at, tz), both as here
         else:
             raise InvalidSchedule(f"cannot rebuild a schedule around {trigger!r}")
 
