@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +36,7 @@ from rota._attempt import Attempts
 from rota._execution import Execution, StoreChannel
 from rota._logcapture import start_capture, stop_capture
 from rota._retry import Outage
-from rota._threads import DaemonThreads
+from rota._threads import Batcher, DaemonThreads
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import ConfigurationError, JobNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
@@ -58,6 +58,10 @@ _CLAIM_AHEAD = 32
 """Runs claimed ahead of the runners while jobs are quick (fewer, larger claims)."""
 _FAST_RUN = 0.005
 """Seconds per run below which a job counts as quick."""
+_FINISH_BATCH = 32
+"""Outcomes of quick runs written in one store call, at most."""
+_FINISH_DELAY = 0.02
+"""Real seconds an outcome may wait for its batch (behind a job that turned out slow)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,8 @@ class Worker:
         self._changed = threading.Condition(self._lock)
         self._held: dict[str, Execution] = {}
         self._busy = 0
+        self._orphans = 0
+        """Runners still in a job whose attempt was decided elsewhere (timed out ...)."""
         self._stopping = threading.Event()
         self._stopped = False
         self._deadline = math.inf
@@ -146,6 +152,11 @@ class Worker:
         """Run id -> when (clock monotonic) its lease, as last claimed or renewed, lapses."""
         self._closing = threading.Event()
         """Set once the worker gives up on held runs: outcome retries end."""
+        self._outbox: Batcher[tuple[Execution, Outcome]] = Batcher(
+            self._write, max_delay=_FINISH_DELAY, name=f"rota-finish-{self.name}"
+        )
+        """Decided outcomes of quick runs, written a batch at a time; their runs stay
+        held (heartbeats go on) until written."""
 
     # -- public ----------------------------------------------------------
 
@@ -172,16 +183,17 @@ class Worker:
             try:
                 self._reclaim()
                 self._pass(ids, until)
+                self._outbox.drain()
                 self._release(lambda ex: ex.started is None)  # stopped by a signal meanwhile
             finally:
                 stop_capture()
         finally:
             self._pending_thread = None
             if not self._stopped:
+                self._outbox.stop()
                 self._stop_monitor()
             self._pending_lock.release()
-        runs = (self.store.get_run(run_id) for run_id in dict.fromkeys(ids))
-        return [run for run in runs if run is not None]
+        return self.store.get_runs(list(dict.fromkeys(ids)))
 
     def start(self) -> None:
         """Claim and execute in the background until ``stop()``."""
@@ -266,8 +278,11 @@ class Worker:
                 if self._held:
                     self._changed.wait(self.config.idle_poll_seconds)
                     continue
+                if self._busy >= self.config.concurrency and self._busy > self._orphans:
+                    self._changed.wait(self.config.idle_poll_seconds)  # a runner is leaving
+                    continue
             if self._room() <= 0 or not self._wait_for_next(until):
-                return
+                return  # no room: every runner is stuck in a job that timed out
 
     def _wait_for_next(self, until: datetime | None) -> bool:
         if until is None:
@@ -432,81 +447,167 @@ class Worker:
                 self._drive(execution)
                 cost = time.perf_counter() - started
                 self._cost = cost if self._cost == math.inf else 0.8 * self._cost + 0.2 * cost
+                if self._cost >= _FAST_RUN or self._outbox.waiting >= _FINISH_BATCH:
+                    self._outbox.flush()
         finally:
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify_all()
+            try:
+                self._outbox.flush()  # the local queue drained (or the worker stops)
+            finally:
+                with self._changed:
+                    self._busy -= 1
+                    self._changed.notify_all()
 
     def _drive(self, execution: Execution) -> None:
+        if not execution.begin(self.clock.monotonic()):
+            return
+        if execution.deadline is not None:
+            self._poke.set()
         try:
-            if not execution.begin(self.clock.monotonic()):
-                return
-            if execution.deadline is not None:
-                self._poke.set()
-            outcome = self._attempts.execute(execution)
-            if not self._conclude(execution, outcome):
-                log.info(
-                    "run %s of %s ended as %s after it was decided; result discarded",
-                    execution.run.id,
-                    execution.run.job,
-                    outcome.state,
-                    extra={"event": "run.late_result", "run_id": execution.run.id},
-                )
+            outcome, batch = self._attempts.execute(execution), True
         except Exception as exc:  # a bug in rota, not in the job: still end the attempt
             log.exception("executing run %s failed", execution.run.id)
             error, tb = ex_.describe_exception(exc)
-            self._conclude(execution, ex_.refused(f"internal error: {error}", tb))
+            outcome, batch = ex_.refused(f"internal error: {error}", tb), False
+        if self._conclude(execution, outcome, batch=batch):
+            return
+        with self._lock:  # decided elsewhere while the job ran: this runner is free again
+            self._orphans -= 1
+        if batch:
+            log.info(
+                "run %s of %s ended as %s after it was decided; result discarded",
+                execution.run.id,
+                execution.run.job,
+                outcome.state,
+                extra={"event": "run.late_result", "run_id": execution.run.id},
+            )
 
     # -- deciding --------------------------------------------------------
 
-    def _conclude(self, execution: Execution, outcome: Outcome) -> bool:
+    def _conclude(self, execution: Execution, outcome: Outcome, *, batch: bool = False) -> bool:
+        """Decide the attempt with ``outcome``; False if it was decided already.
+
+        With ``batch`` (a job that returned) the outcome joins the outbox, which
+        the runners flush; otherwise (a timeout, a cancel) it is written now.
+        """
         if not execution.decide():
             return False
-        self._record(execution, outcome)
+        if batch and not self._closing.is_set():
+            self._outbox.add((execution, outcome))
+            if self._closing.is_set():  # the worker shut down meanwhile: write it now
+                self._outbox.stop()
+        else:
+            self._record(execution, outcome)
+        return True
+
+    def _decide_elsewhere(self, execution: Execution) -> bool:
+        """``execution.decide()`` by the monitor or a shutdown, not the runner. If the
+        job had started, its runner is orphaned until the job returns: it counts
+        against the concurrency with no held run (see ``_pass``)."""
+        if not execution.decide():
+            return False
+        if execution.started is not None:  # set before decide() or never (Execution.begin)
+            with self._lock:
+                self._orphans += 1
         return True
 
     def _record(self, execution: Execution, outcome: Outcome | None, *, retry: bool = True) -> None:
-        """Write the decided outcome (None: the lease was lost, write nothing).
+        """Write one decided outcome now (None: the lease was lost, write nothing)."""
+        if outcome is None:
+            try:
+                self._log_lost(execution.run, "the lease was taken back; outcome discarded")
+            finally:
+                self._forget([execution])
+        else:
+            self._write([(execution, outcome)], retry=retry)
 
-        While the store is unavailable the write is retried with backoff
-        (``retry``) until the lease, as last renewed, lapses: the run is then
-        another worker's to take back, and a late write would be refused.
-        Without ``retry`` (a release on shutdown) it is tried once.
+    def _write(self, items: Sequence[tuple[Execution, Outcome]], *, retry: bool = True) -> None:
+        """Write decided outcomes in one store call, log each, and forget their runs.
+
+        Each is token-checked on its own: one whose lease was lost is refused
+        (``run.lease_lost``) and the others are written. While the store is
+        unavailable the batch is retried with backoff (``retry``) until the
+        leases, as last renewed, lapse: a run whose lease lapsed leaves the
+        batch, for it is another worker's to take back and a late write would
+        be refused. Without ``retry`` (a release on shutdown) it is tried once.
         """
-        run = execution.run
         try:
-            if outcome is None:
-                self._log_lost(run, "the lease was taken back; outcome discarded")
+            for execution, _ in items:
+                with suppress(StoreUnavailable):  # progress is advisory: never hold it up
+                    execution.channel.flush()
+            try:
+                results = self._finish(items, retry=retry)
+            except Exception:
+                if len(items) == 1:
+                    log.exception("recording the outcome of run %s failed", items[0][0].run.id)
+                    return
+                for item in items:  # one outcome the store refuses (ValueError) fails the batch
+                    self._write([item], retry=retry)
                 return
-            if self._finish(execution, outcome, retry=retry):
-                self._log_outcome(run, outcome)
-                self._prune(run.schedule)
-            else:
-                self._log_lost(run, f"finishing as {outcome.state} was refused")
-        except StoreUnavailable as error:
-            why = f"{outcome.state if outcome else '-'} not recorded, the store is unavailable"
-            self._log_lost(run, f"{why} ({error}); it comes back when its lease lapses")
-        except Exception:
-            log.exception("recording the outcome of run %s failed", run.id)
+            for (execution, outcome), result in zip(items, results, strict=True):
+                self._settle(execution.run, outcome, result)
         finally:
-            with self._changed:
-                self._held.pop(run.id, None)
-                self._lease_until.pop(run.id, None)
-                self._changed.notify_all()
+            self._forget([execution for execution, _ in items])
 
-    def _finish(self, execution: Execution, outcome: Outcome, *, retry: bool) -> bool:
-        run = execution.run
-        with suppress(StoreUnavailable):  # progress is advisory: never hold up the outcome
-            execution.channel.flush()
-        return self._outage.call(
-            lambda: self.store.finish_run(run.id, execution.token, outcome, now=self.clock.now()),
-            f"recording run {run.id} as {outcome.state}",
-            halt=self._closing,
-            give_up_at=lambda: self._lease_until.get(run.id, -math.inf) if retry else -math.inf,
-        )
+    def _settle(self, run: Run, outcome: Outcome, result: bool | StoreUnavailable) -> None:
+        """Log how writing the outcome went; prune the schedule's history after a success."""
+        if isinstance(result, StoreUnavailable):
+            why = f"{outcome.state} not recorded, the store is unavailable"
+            self._log_lost(run, f"{why} ({result}); it comes back when its lease lapses")
+        elif not result:
+            self._log_lost(run, f"finishing as {outcome.state} was refused")
+        else:
+            self._log_outcome(run, outcome)
+            try:
+                self._prune(run.schedule)
+            except Exception:
+                log.exception("recording the outcome of run %s failed", run.id)
+
+    def _finish(
+        self, items: Sequence[tuple[Execution, Outcome]], *, retry: bool
+    ) -> list[bool | StoreUnavailable]:
+        """``store.finish_runs``, retried while the store is unavailable (see ``_write``).
+
+        One result per item: whether the store took it, or the error that
+        ended the retries for it.
+        """
+        results: dict[int, bool | StoreUnavailable] = {}
+        left = list(range(len(items)))
+        while left:
+            batch = [items[i] for i in left]
+            finishes = [(ex.run.id, ex.token, outcome) for ex, outcome in batch]
+            try:
+                done = self._finish_runs(finishes)
+            except StoreUnavailable as error:
+                delay = self._outage.failed(error, _recording(batch))
+                now = self.clock.monotonic()
+                lapse = {i: self._lease_until.get(items[i][0].run.id, -math.inf) for i in left}
+                if not retry or self._closing.is_set():
+                    lapse = {}
+                results.update((i, error) for i in left if lapse.get(i, -math.inf) <= now)
+                left = [i for i in left if i not in results]
+                if left:
+                    self.clock.wait(self._closing, min(delay, max(lapse[i] for i in left) - now))
+                continue
+            self._outage.succeeded()
+            results.update(zip(left, done, strict=True))
+            break
+        return [results[i] for i in range(len(items))]
+
+    def _finish_runs(self, finishes: list[tuple[str, str, Outcome]]) -> list[bool]:
+        if len(finishes) == 1:  # the same round trip; a slow job's outcome comes alone
+            run_id, token, outcome = finishes[0]
+            return [self.store.finish_run(run_id, token, outcome, now=self.clock.now())]
+        return self.store.finish_runs(finishes, now=self.clock.now())
+
+    def _forget(self, executions: Sequence[Execution]) -> None:
+        with self._changed:
+            for execution in executions:
+                self._held.pop(execution.run.id, None)
+                self._lease_until.pop(execution.run.id, None)
+            self._changed.notify_all()
 
     def _time_out(self, execution: Execution) -> None:
-        if not execution.decide():
+        if not self._decide_elsewhere(execution):
             return
         message = ex_.timeout_message(execution.run)
         execution.request_stop("timeout", message)
@@ -546,7 +647,7 @@ class Worker:
             with self._lock:
                 if run.id in self._lease_until:
                     self._lease_until[run.id] = renewed_at + self.config.lease_seconds
-        if status is LeaseStatus.OK or not execution.decide():
+        if status is LeaseStatus.OK or not self._decide_elsewhere(execution):
             return
         if status is LeaseStatus.LOST:
             execution.request_stop("lease_lost", f"run {run.id!r} was taken from this worker")
@@ -566,7 +667,7 @@ class Worker:
             chosen = [e for e in self._held.values() if which(e)]
             self._queue = deque(e for e in self._queue if e not in chosen)
         for execution in chosen:
-            if execution.decide():
+            if self._decide_elsewhere(execution):
                 execution.request_stop("shutdown", "the worker is shutting down")
                 execution.log.write_text("[rota: released, the worker shut down first]\n")
                 outcome = Outcome(
@@ -619,7 +720,8 @@ class Worker:
         with self._lock:
             held = list(self._held.values())
         for execution in held:
-            deadline = execution.deadline
+            # decided (an outcome waiting in the outbox): no deadline, the lease still renewed
+            deadline = None if execution.decided else execution.deadline
             if deadline is not None and now >= deadline:
                 self._time_out(execution)
                 continue
@@ -639,6 +741,7 @@ class Worker:
 
     def _shutdown_resources(self) -> None:
         self._closing.set()
+        self._outbox.stop()  # empty by now unless the drain timed out: tried once
         self._stop_monitor()
         if self._threads is not None:
             self._threads.close()
@@ -664,6 +767,14 @@ class Worker:
             why,
             extra={"event": "run.lease_lost", "run_id": run.id},
         )
+
+
+def _recording(batch: Sequence[tuple[Execution, Outcome]]) -> str:
+    """What a store outage interrupted, for its log line."""
+    if len(batch) == 1:
+        execution, outcome = batch[0]
+        return f"recording run {execution.run.id} as {outcome.state}"
+    return f"recording the outcomes of {len(batch)} runs"
 
 
 __all__ = ["Worker", "WorkerConfig"]
