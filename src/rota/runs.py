@@ -187,6 +187,17 @@ class Run:
     progress_total: float | None = None
 
     def __post_init__(self) -> None:
+        # The common case, checked without a loop: every datetime already UTC.
+        c, a, s = self.created_at, self.available_at, self.slot
+        if (
+            (c is None or c.tzinfo is UTC)
+            and (a is None or a.tzinfo is UTC)
+            and (s is None or s.tzinfo is UTC)
+            and self.started_at is None
+            and self.finished_at is None
+            and self.lease_expires_at is None
+        ):
+            return
         for name in (
             "created_at",
             "available_at",
@@ -216,9 +227,15 @@ class Run:
 
 def slot_key(slot: datetime) -> str:
     """The canonical text of a slot: UTC, second precision or finer, 'Z' suffix."""
-    utc = slot.astimezone(UTC)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return utc.strftime(fmt)
+    utc = slot if slot.tzinfo is UTC else slot.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad to four digits everywhere
+        fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+        return utc.strftime(fmt)
+    # What strftime gives, formatted directly (this runs once per fired slot).
+    text = (
+        f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    )
+    return f"{text}.{utc.microsecond:06d}Z" if utc.microsecond else f"{text}Z"
 
 
 def run_id_for(schedule: str, slot: datetime, host: str | None = None) -> str:
