@@ -19,7 +19,7 @@ from rota._cli_tables import (
     format_relative,
     format_time,
 )
-from rota.errors import ConfigurationError, ScheduleNotFound, did_you_mean
+from rota.errors import ConfigurationError, InvalidTimezone, ScheduleNotFound, did_you_mean
 
 if TYPE_CHECKING:
     from rota.app import Rota
@@ -175,7 +175,8 @@ def history(
     runs = app.store.list_runs(schedule=name, states=states, limit=limit)
     if name is not None and not runs and not _known(app, name):
         known = [*app.declared(), *(r.name for r in stored_schedules(app.store))]
-        raise ScheduleNotFound(f"unknown schedule {name!r}{did_you_mean(name, known)}")
+        hint = did_you_mean(name, known) or "; `rota list` shows the schedules"
+        raise ScheduleNotFound(f"unknown schedule {name!r}{hint}")
     # one tick creates many runs at one instant (missed slots): newest slot first among them
     return sorted(runs, key=lambda run: (run.created_at, run.slot or run.created_at), reverse=True)
 
@@ -195,11 +196,12 @@ def zones(app: Rota) -> dict[str, tzinfo]:
 
 
 def _zone(name: str) -> tzinfo:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    """The zone to show times in; UTC when the stored name is not a zone here."""
+    from rota._zones import zone
 
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone(name)
+    except InvalidTimezone:
         return UTC
 
 
