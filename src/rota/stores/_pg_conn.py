@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run
 from rota.stores import _codec, _rules
-from rota.stores.base import Outcome, ScheduleRecord, check_finish_state
+from rota.stores.base import Outcome, ScheduleRecord
 
 DEFAULT_SCHEMA = "rota"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")
@@ -177,21 +177,11 @@ def schedule_params(record: ScheduleRecord) -> dict[str, Any]:
 
 
 def finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> dict[str, Any]:
-    """The values ``finish_run`` writes (``now`` in UTC); refuses a bad outcome first."""
-    check_finish_state(run_id, outcome)
-    changes = _rules.finish_changes(outcome, outcome.result, now)
-    return {
-        "id": run_id,
-        "token": token,
-        "state": outcome.state.value,
-        "finished_at": changes["finished_at"],
-        "available_at": changes["available_at"],
-        "give_back": int(_rules.gives_back_attempt(outcome)),
-        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
-        "error": free_text(outcome.error),
-        "traceback": free_text(outcome.traceback),
-        "log": free_text(outcome.log),
-    }
+    """``_rules.finish_params`` with text PostgreSQL can hold (no NUL characters)."""
+    params = _rules.finish_params(run_id, token, outcome, now)
+    for name in ("error", "traceback", "log"):
+        params[name] = free_text(params[name])
+    return params
 
 
 def aware(dt: datetime | None, what: str) -> datetime | None:

@@ -16,7 +16,7 @@ from typing import Any
 from rota.errors import IllegalTransition, RunNotFound
 from rota.runs import JSON, Run, RunState, check_transition
 from rota.stores import _codec
-from rota.stores.base import Outcome
+from rota.stores.base import Outcome, check_finish_state
 
 
 def new_token() -> str:
@@ -137,3 +137,22 @@ def requeued(run: Run, now: datetime) -> Run:
         progress_done=None,
         progress_total=None,
     )
+
+
+def finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of a SQL ``finish_run`` (datetimes as given, text as given);
+    refuses a bad outcome first. Backends adapt only their own encodings."""
+    check_finish_state(run_id, outcome)
+    changes = finish_changes(outcome, outcome.result, now)
+    return {
+        "id": run_id,
+        "token": token,
+        "state": outcome.state.value,
+        "finished_at": changes["finished_at"],
+        "available_at": changes["available_at"],
+        "give_back": int(gives_back_attempt(outcome)),
+        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+        "log": outcome.log,
+    }

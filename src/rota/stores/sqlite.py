@@ -36,7 +36,6 @@ from rota.stores.base import (
     Outcome,
     ScheduleRecord,
     Store,
-    check_finish_state,
 )
 
 BUSY_TIMEOUT = 30.0
@@ -545,21 +544,11 @@ class SQLiteStore(Store):
 
 
 def _finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> dict[str, Any]:
-    """The parameters of the ``finish_run`` query; refuses a bad outcome first."""
-    check_finish_state(run_id, outcome)
-    changes = _rules.finish_changes(outcome, outcome.result, now)
-    return {
-        "id": run_id,
-        "token": token,
-        "state": outcome.state.value,
-        "finished_at": _codec.opt_to_us(changes["finished_at"]),
-        "available_at": _codec.opt_to_us(changes["available_at"]),
-        "give_back": int(_rules.gives_back_attempt(outcome)),
-        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
-        "error": outcome.error,
-        "traceback": outcome.traceback,
-        "log": outcome.log,
-    }
+    """``_rules.finish_params`` with SQLite's integer-microsecond datetimes."""
+    params = _rules.finish_params(run_id, token, outcome, now)
+    params["finished_at"] = _codec.opt_to_us(params["finished_at"])
+    params["available_at"] = _codec.opt_to_us(params["available_at"])
+    return params
 
 
 def _advance_params(advance: Advance) -> dict[str, Any]:
