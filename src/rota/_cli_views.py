@@ -7,7 +7,7 @@ store cannot retire anyone's schedules by looking at them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from rota.runs import Run, RunState
     from rota.schedule import Schedule
     from rota.stores.base import ScheduleRecord, Store
-
-_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +66,12 @@ HISTORY_HEADERS = ("RUN", "SCHEDULE", "SLOT", "STATE", "ATTEMPT", "DURATION", "E
 def schedule_rows(app: Rota, now: datetime) -> list[ScheduleRow]:
     """The app's code schedules, then the store's dynamic ones, each with its last run."""
     store = app.store
-    records = {r.name: r for r in stored_schedules(store)}
+    records = {r.name: r for r in store.iter_schedules()}
     rows = [_row(s, records.get(name), store, now) for name, s in app.declared().items()]
     for record in records.values():
         if record.source == "dynamic" and not _is_host_record(record):
             rows.append(_dynamic_row(app, record, store, now))
     return rows
-
-
-def stored_schedules(store: Store) -> Iterator[ScheduleRecord]:
-    """Every schedule in the store that is not retired, by name."""
-    after: str | None = None
-    while True:
-        page = store.list_schedules(after=after, limit=_PAGE)
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1].name
 
 
 def _row(
@@ -174,7 +161,7 @@ def history(
     """
     runs = app.store.list_runs(schedule=name, states=states, limit=limit)
     if name is not None and not runs and not _known(app, name):
-        known = [*app.declared(), *(r.name for r in stored_schedules(app.store))]
+        known = [*app.declared(), *(r.name for r in app.store.iter_schedules())]
         hint = did_you_mean(name, known) or "; `rota list` shows the schedules"
         raise ScheduleNotFound(f"unknown schedule {name!r}{hint}")
     # one tick creates many runs at one instant (missed slots): newest slot first among them
@@ -188,7 +175,7 @@ def _known(app: Rota, name: str) -> bool:
 def zones(app: Rota) -> dict[str, tzinfo]:
     """Each known schedule's timezone, to show slots in."""
     found: dict[str, tzinfo] = {name: s.tz for name, s in app.declared().items()}
-    for record in stored_schedules(app.store):
+    for record in app.store.iter_schedules():
         tz = record.spec.get("trigger", {}).get("tz")
         if record.name not in found and isinstance(tz, str):
             found[record.name] = _zone(tz)
@@ -286,7 +273,6 @@ __all__ = [
     "parse_states",
     "run_json",
     "schedule_rows",
-    "stored_schedules",
     "when_text",
     "zones",
 ]

@@ -32,7 +32,6 @@ from rota.scheduler import (
 from rota.stores.base import ScheduleRecord, Store
 
 Change = Literal["created", "updated", "unchanged"]
-_PAGE = 500
 _ATTEMPTS = 5
 
 
@@ -58,7 +57,7 @@ def sync(
     With ``discover``, also ``scheduler.discover(now)`` over the same listing
     (the dynamic schedules in it: sync has just seen to the code ones).
     """
-    stored = {r.name: r for r in all_schedules(scheduler.store, include_retired=True)}
+    stored = {r.name: r for r in scheduler.store.iter_schedules(include_retired=True)}
     changes: dict[Change, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for schedule in declared.values():
         listed = stored.get(schedule.name)
@@ -178,14 +177,3 @@ def normal(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A spec as the store gives it back (a JSON round trip), for comparing."""
     result: dict[str, Any] = json.loads(json.dumps(spec, sort_keys=True))
     return result
-
-
-def all_schedules(store: Store, *, include_retired: bool = False) -> Iterator[ScheduleRecord]:
-    """Every schedule (that is not retired, unless ``include_retired``), page by page."""
-    after: str | None = None
-    while True:
-        page = store.list_schedules(include_retired=include_retired, after=after, limit=_PAGE)
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1].name

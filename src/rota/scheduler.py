@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +51,6 @@ from rota.stores.base import Advance, ScheduleRecord, Store
 log = logging.getLogger("rota.scheduler")
 
 Resolve = Callable[[ScheduleRecord], Schedule]
-_PAGE = 500
 
 
 # -- per-host progress records -------------------------------------------------------
@@ -424,21 +423,11 @@ class Scheduler:
         """Ensure this host's progress record for every active ``on_each_server`` schedule
         (of ``records``, when the caller has just listed them; else of the store)."""
         now = self.clock.now() if now is None else now
-        for record in self._listing() if records is None else records:
+        for record in self.store.iter_schedules(per_host=True) if records is None else records:
             if record.active and is_per_host(record.spec) and not host_record_of(record):
                 schedule = self._load(record)
                 if schedule is not None:
                     self.ensure_host_record(record, schedule, now)
-
-    def _listing(self) -> Iterator[ScheduleRecord]:
-        """The ``on_each_server`` schedules, page by page (an index, not a full scan)."""
-        after: str | None = None
-        while True:
-            page = self.store.list_schedules(after=after, limit=_PAGE, per_host=True)
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1].name
 
     # -- the loop ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -163,6 +163,21 @@ class Store(ABC):
         from an index of their own: cheap however many other schedules
         there are), False only the others, None (default) all.
         """
+
+    def iter_schedules(
+        self, *, include_retired: bool = False, per_host: bool | None = None, page: int = 500
+    ) -> Iterator[ScheduleRecord]:
+        """Every schedule ``list_schedules`` would list, by name, fetched ``page`` at a time
+        so a million schedules are never in memory at once."""
+        after: str | None = None
+        while True:
+            batch = self.list_schedules(
+                include_retired=include_retired, after=after, limit=page, per_host=per_host
+            )
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].name
 
     @abstractmethod
     def save_schedule(
