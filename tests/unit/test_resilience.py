@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from worker_harness import StoreHarness, serve
 
 from rota._retry import MAX_DELAY, Outage, backoff
 from rota.app import Rota
@@ -24,8 +25,8 @@ from rota.clock import SystemClock
 from rota.config import RotaConfig, SchedulerConfig
 from rota.context import RunContext
 from rota.errors import StoreUnavailable
-from rota.jobs import Job, JobRegistry, job_from_callable
-from rota.runs import Run, RunState, manual_run_id
+from rota.jobs import Job
+from rota.runs import Run, RunState
 from rota.schedule import Schedule
 from rota.scheduler import Scheduler, new_record
 from rota.stores.base import ScheduleRecord, Store
@@ -252,41 +253,26 @@ def test_progress_lost_after_the_insert_does_not_double_the_run(store: FlakyStor
 # -- the worker ---------------------------------------------------------------------------------
 
 
-class Harness:
+class Harness(StoreHarness[FlakyStore]):
     """A flaky store, a fake clock, jobs, and started workers stopped at teardown."""
 
     def __init__(self, store: FlakyStore) -> None:
-        self.store = store
-        self.clock = FakeClock(START)
-        self.jobs = JobRegistry()
-        self.workers: list[Worker] = []
-
-    def job(self, func: Callable[..., Any], **defaults: Any) -> Job:
-        return self.jobs.add(job_from_callable(func, **defaults))
+        super().__init__(store, FakeClock(START))
 
     def queue(self, job: Job) -> Run:
-        now = self.clock.now()
-        run = Run(
-            id=manual_run_id(),
-            job=job.name,
-            state=RunState.QUEUED,
-            created_at=now,
-            available_at=now,
-            options=job.options(),
-        )
-        assert self.store.insert_run(run)
-        return run
+        return self.insert(self.new_run(job))
 
     def worker(self, **config: Any) -> Worker:
         settings = {"idle_poll_seconds": 0.01, "lease_seconds": 30.0, "heartbeat_seconds": 5.0}
-        worker = Worker(
-            self.store,
-            self.jobs,
-            config=WorkerConfig(**(settings | config)),
-            clock=self.clock,
-            name=f"w{len(self.workers)}",
+        worker = self.keep(
+            Worker(
+                self.store,
+                self.jobs,
+                config=WorkerConfig(**(settings | config)),
+                clock=self.clock,
+                name=f"w{len(self.workers)}",
+            )
         )
-        self.workers.append(worker)
         worker.start()
         return worker
 
@@ -300,11 +286,9 @@ class Harness:
 
 @pytest.fixture
 def h(store: FlakyStore) -> Iterator[Harness]:
-    harness = Harness(store)
-    yield harness
-    store.come_back()
-    for worker in harness.workers:
-        worker.stop(timeout=2)
+    yield from serve(
+        lambda: Harness(store), close_store=False, before_stop=lambda h: h.store.come_back()
+    )
 
 
 def more_failures(store: FlakyStore, name: str) -> Callable[[], bool]:

@@ -7,115 +7,35 @@ import asyncio
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from worker_harness import HEARTBEAT, Harness, in_background, serve, wait_until
 
 from rota._execution import backoff_delay
-from rota.clock import SYSTEM_CLOCK, Clock
+from rota.clock import SYSTEM_CLOCK
 from rota.context import RunContext
 from rota.errors import ConfigurationError, JobTimeout, LeaseLost, RunCancelled
-from rota.jobs import Job, JobRegistry, job_from_callable
-from rota.runs import Run, RunOptions, RunState, manual_run_id
+from rota.jobs import job_from_callable
+from rota.runs import Run, RunState
 from rota.stores import open_store
-from rota.stores.base import Store
-from rota.testing import FakeClock
-from rota.worker import Worker, WorkerConfig
-
-T = TypeVar("T")
-HEARTBEAT = 5.0
-
-
-class Harness:
-    """A store, a clock, a job registry and the workers a test made (stopped at teardown)."""
-
-    def __init__(self, store: Store, clock: FakeClock) -> None:
-        self.store, self.clock = store, clock
-        self.jobs = JobRegistry()
-        self.workers: list[Worker] = []
-
-    def job(self, func: Callable[..., Any], **defaults: Any) -> Job:
-        return self.jobs.add(job_from_callable(func, **defaults))
-
-    def queue(
-        self,
-        job: Job,
-        *args: Any,
-        options: RunOptions | None = None,
-        schedule: str | None = None,
-        now: datetime | None = None,
-        **kwargs: Any,
-    ) -> Run:
-        now = now or self.clock.now()
-        run = Run(
-            id=manual_run_id(),
-            job=job.name,
-            state=RunState.QUEUED,
-            created_at=now,
-            available_at=now,
-            args=args,
-            kwargs=kwargs,
-            options=options or job.options(),
-            schedule=schedule,
-        )
-        assert self.store.insert_run(run)
-        return run
-
-    def worker(self, clock: Clock | None = None, **config: Any) -> Worker:
-        config.setdefault("concurrency", 1)
-        config.setdefault("heartbeat_seconds", HEARTBEAT)
-        worker = Worker(
-            self.store, self.jobs, config=WorkerConfig(**config), clock=clock or self.clock
-        )
-        self.workers.append(worker)
-        return worker
-
-    def get(self, run_id: str) -> Run:
-        run = self.store.get_run(run_id)
-        assert run is not None
-        return run
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until true; fail after ``timeout`` real seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.002)
-
-
-def in_background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
-
-
-def _harness(store: Store) -> Iterator[Harness]:
-    threads = threading.active_count()
-    harness = Harness(store, FakeClock(datetime(2030, 1, 1, 12, tzinfo=UTC)))
-    yield harness
-    for worker in harness.workers:
-        worker.stop(timeout=2)
-    store.close()
-    wait_until(lambda: threading.active_count() <= threads, timeout=5)
+from rota.worker import WorkerConfig
 
 
 @pytest.fixture
 def h() -> Iterator[Harness]:
-    yield from _harness(open_store("memory://"))
+    store = open_store("memory://")
+    yield from serve(lambda: Harness(store), threads_gone_within=5)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def hs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 't.db'}"
-    yield from _harness(open_store(url))
+    store = open_store(url)
+    yield from serve(lambda: Harness(store), threads_gone_within=5)
 
 
 # -- jobs used below (module level: their names are stable) -----------------

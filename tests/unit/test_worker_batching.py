@@ -6,25 +6,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from worker_harness import StoreHarness, in_background, serve, wait_until
 
 from rota._threads import Batcher
 from rota.errors import StoreUnavailable
-from rota.jobs import Job, JobRegistry, job_from_callable
-from rota.runs import Run, RunState, manual_run_id
+from rota.jobs import Job
+from rota.runs import Run, RunState
 from rota.stores.base import LeaseStatus, Outcome
 from rota.stores.memory import MemoryStore
-from rota.testing import FakeClock
 from rota.worker import Worker, WorkerConfig
 
-T = TypeVar("T")
 DEADLINE = 10.0
 """Real seconds any wait in these tests may take before it fails."""
 
@@ -94,39 +91,22 @@ class CountingStore(MemoryStore):
         return run
 
 
-class Harness:
+class Harness(StoreHarness[CountingStore]):
     def __init__(self) -> None:
-        self.store = CountingStore()
-        self.clock = FakeClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
-        self.jobs = JobRegistry()
-        self.workers: list[Worker] = []
-
-    def job(self, func: Callable[..., Any], **defaults: Any) -> Job:
-        return self.jobs.add(job_from_callable(func, **defaults))
+        super().__init__(CountingStore())
 
     def queue(self, job: Job, count: int = 1, *, priority: int = 0) -> list[Run]:
         now = self.clock.now()
-        runs = [
-            Run(
-                id=manual_run_id(),
-                job=job.name,
-                state=RunState.QUEUED,
-                created_at=now,
-                available_at=now,
-                options=job.options(),
-                priority=priority,
-            )
-            for _ in range(count)
-        ]
+        runs = [self.new_run(job, now=now, priority=priority) for _ in range(count)]
         assert all(self.store.insert_runs(runs))
         return runs
 
     def worker(self, **config: Any) -> Worker:
         config.setdefault("concurrency", 1)
         config.setdefault("idle_poll_seconds", 0.01)
-        worker = Worker(self.store, self.jobs, config=WorkerConfig(**config), clock=self.clock)
-        self.workers.append(worker)
-        return worker
+        return self.keep(
+            Worker(self.store, self.jobs, config=WorkerConfig(**config), clock=self.clock)
+        )
 
     def states(self, runs: Sequence[Run]) -> list[RunState]:
         return [self.store.peek(run.id).state for run in runs]
@@ -134,28 +114,7 @@ class Harness:
 
 @pytest.fixture
 def h() -> Iterator[Harness]:
-    threads = threading.active_count()
-    harness = Harness()
-    yield harness
-    for worker in harness.workers:
-        worker.stop(timeout=2)
-    harness.store.close()
-    wait_until(lambda: threading.active_count() <= threads)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.002)
-
-
-def in_background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
+    yield from serve(Harness, threads_gone_within=DEADLINE)
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:

@@ -7,95 +7,22 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from worker_harness import HEARTBEAT, Harness, alive, in_background, serve, wait_until
 
 from rota.context import RunContext
 from rota.errors import ConfigurationError
-from rota.jobs import Job, JobRegistry, job_from_callable, shell_job
-from rota.runs import Run, RunState, manual_run_id
+from rota.jobs import Job, job_from_callable, shell_job
+from rota.runs import RunState
 from rota.stores import open_store
-from rota.stores.base import Store
-from rota.testing import FakeClock
-from rota.worker import Worker, WorkerConfig
-
-T = TypeVar("T")
-HEARTBEAT = 5.0
-
-
-class Harness:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.clock = FakeClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
-        self.jobs = JobRegistry()
-        self.workers: list[Worker] = []
-
-    def add(self, job: Job) -> Job:
-        return self.jobs.add(job)
-
-    def queue(self, job: Job, *args: Any, **kwargs: Any) -> Run:
-        now = self.clock.now()
-        run = Run(
-            id=manual_run_id(),
-            job=job.name,
-            state=RunState.QUEUED,
-            created_at=now,
-            available_at=now,
-            args=args,
-            kwargs=kwargs,
-            options=job.options(),
-        )
-        assert self.store.insert_run(run)
-        return run
-
-    def worker(self, **config: Any) -> Worker:
-        config.setdefault("concurrency", 1)
-        config.setdefault("heartbeat_seconds", HEARTBEAT)
-        worker = Worker(self.store, self.jobs, config=WorkerConfig(**config), clock=self.clock)
-        self.workers.append(worker)
-        return worker
-
-    def get(self, run_id: str) -> Run:
-        run = self.store.get_run(run_id)
-        assert run is not None
-        return run
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.005)
-
-
-def in_background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie nobody reaped counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
 def h() -> Iterator[Harness]:
-    harness = Harness(open_store("memory://"))
-    yield harness
-    for worker in harness.workers:
-        worker.stop(timeout=2)
-    harness.store.close()
+    yield from serve(lambda: Harness(open_store("memory://")))
 
 
 # -- isolated jobs (module level: the child imports them by name) -----------
@@ -140,25 +67,25 @@ def test_an_isolated_job_runs_in_a_child_and_reports_back(h: Harness) -> None:
 def test_an_isolated_timeout_kills_the_child(h: Harness) -> None:
     run = h.queue(h.add(job_from_callable(isolated_sleeper, isolated=True, timeout=10)))
     pending = in_background(h.worker().run_pending)
-    wait_until(lambda: h.get(run.id).checkpoint is not None)
+    wait_until(lambda: h.get(run.id).checkpoint is not None, timeout=20.0, poll=0.005)
     pid = h.get(run.id).checkpoint["pid"]
     assert alive(pid)
     h.clock.advance(10)
     (stored,) = pending.result(timeout=20)
     assert stored.state is RunState.TIMED_OUT
-    wait_until(lambda: not alive(pid))
+    wait_until(lambda: not alive(pid), timeout=20.0, poll=0.005)
 
 
 def test_an_isolated_cancel_kills_the_child(h: Harness) -> None:
     run = h.queue(h.add(job_from_callable(isolated_sleeper, isolated=True)))
     pending = in_background(h.worker().run_pending)
-    wait_until(lambda: h.get(run.id).checkpoint is not None)
+    wait_until(lambda: h.get(run.id).checkpoint is not None, timeout=20.0, poll=0.005)
     pid = h.get(run.id).checkpoint["pid"]
     h.store.request_cancel(run.id, now=h.clock.now())
     h.clock.advance(HEARTBEAT)
     (stored,) = pending.result(timeout=20)
     assert stored.state is RunState.CANCELLED
-    wait_until(lambda: not alive(pid))
+    wait_until(lambda: not alive(pid), timeout=20.0, poll=0.005)
 
 
 @pytest.mark.parametrize(
@@ -230,27 +157,27 @@ def test_a_shell_timeout_kills_the_process_group(h: Harness, tmp_path: Path) -> 
     job, pidfile = _shell_with_child(tmp_path, timeout=5)
     h.queue(h.add(job))
     pending = in_background(h.worker().run_pending)
-    wait_until(pidfile.exists)
+    wait_until(pidfile.exists, timeout=20.0, poll=0.005)
     pid = int(pidfile.read_text())
     assert alive(pid)
     h.clock.advance(5)
     (stored,) = pending.result(timeout=20)
     assert stored.state is RunState.TIMED_OUT
     assert stored.error == f"JobTimeout: job {job.name!r} exceeded its timeout of 5s"
-    wait_until(lambda: not alive(pid))
+    wait_until(lambda: not alive(pid), timeout=20.0, poll=0.005)
 
 
 def test_a_shell_cancel_kills_the_process_group(h: Harness, tmp_path: Path) -> None:
     job, pidfile = _shell_with_child(tmp_path)
     run = h.queue(h.add(job))
     pending = in_background(h.worker().run_pending)
-    wait_until(pidfile.exists)
+    wait_until(pidfile.exists, timeout=20.0, poll=0.005)
     pid = int(pidfile.read_text())
     h.store.request_cancel(run.id, now=h.clock.now())
     h.clock.advance(HEARTBEAT)
     (stored,) = pending.result(timeout=20)
     assert stored.state is RunState.CANCELLED
-    wait_until(lambda: not alive(pid))
+    wait_until(lambda: not alive(pid), timeout=20.0, poll=0.005)
 
 
 def test_a_shell_command_that_ignores_sigterm_is_killed(
@@ -264,7 +191,7 @@ def test_a_shell_command_that_ignores_sigterm_is_killed(
         h.add(shell_job(f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done", timeout=1))
     )
     pending = in_background(h.worker().run_pending)
-    wait_until(ready.exists)
+    wait_until(ready.exists, timeout=20.0, poll=0.005)
     h.clock.advance(1)
     (stored,) = pending.result(timeout=20)
     assert stored.state is RunState.TIMED_OUT

@@ -7,80 +7,41 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+import worker_harness
+from worker_harness import in_background, serve
 
 from rota.app import Rota
 from rota.config import RotaConfig
 from rota.context import RunContext
 from rota.errors import RunCancelled
-from rota.jobs import Job, JobRegistry, job_from_callable, shell_job
+from rota.jobs import Job, job_from_callable, shell_job
 from rota.runs import Run, RunState, manual_run_id
 from rota.stores import open_store
-from rota.stores.base import Store
-from rota.testing import FakeClock
 from rota.worker import Worker, WorkerConfig
 
-T = TypeVar("T")
 LONG = 30.0
 """A drain that a test must never sit through."""
 
 
-class Harness:
+class Harness(worker_harness.Harness):
     """A memory store, a fake clock, jobs, and workers stopped at teardown."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.clock = FakeClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
-        self.jobs = JobRegistry()
-        self.workers: list[Worker] = []
-
-    def queue(self, job: Job) -> Run:
-        now = self.clock.now()
-        run = Run(
-            id=manual_run_id(),
-            job=job.name,
-            state=RunState.QUEUED,
-            created_at=now,
-            available_at=now,
-            options=job.options(),
-        )
-        assert self.store.insert_run(run)
-        return run
 
     def started(self, job: Job, concurrency: int = 1) -> tuple[Worker, Run]:
         """A started worker executing one queued run of ``job``."""
         run = self.queue(job)
         config = WorkerConfig(concurrency=concurrency, idle_poll_seconds=0.01)
-        worker = Worker(self.store, self.jobs, config=config, clock=self.clock)
-        self.workers.append(worker)
+        worker = self.keep(Worker(self.store, self.jobs, config=config, clock=self.clock))
         worker.start()
         return worker, run
-
-    def get(self, run_id: str) -> Run:
-        run = self.store.get_run(run_id)
-        assert run is not None
-        return run
 
 
 @pytest.fixture
 def h() -> Iterator[Harness]:
-    harness = Harness(open_store("memory://"))
-    yield harness
-    for worker in harness.workers:
-        worker.stop(timeout=2)
-    harness.store.close()
-
-
-def in_background(fn: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
+    yield from serve(lambda: Harness(open_store("memory://")))
 
 
 def timed(fn: Callable[[], object]) -> float:
