@@ -156,3 +156,29 @@ def finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> d
         "traceback": outcome.traceback,
         "log": outcome.log,
     }
+
+
+def settle_verdict(child: Run, parents: dict[str, Run]) -> tuple[RunState, str | None] | None:
+    """Where the waiting ``child`` goes given its ``parents`` as stored (by id;
+    absent ones are not stored yet): ``queued`` once all succeeded,
+    ``upstream_failed`` (with the reason) once one ended otherwise, else None."""
+    pending = False
+    for parent_id in child.parents:
+        parent = parents.get(parent_id)
+        if parent is None or not parent.state.is_terminal:
+            pending = True
+        elif parent.state is not RunState.SUCCEEDED:
+            name = parent.schedule or parent.job
+            return RunState.UPSTREAM_FAILED, (
+                f"UpstreamFailed: parent run {parent.id} of {name!r} ended {parent.state}"
+            )
+    return None if pending else (RunState.QUEUED, None)
+
+
+def released(run: Run, state: RunState, now: datetime, error: str | None) -> Run:
+    """``run`` (waiting) moved on by ``release_waiting``."""
+    if state is RunState.QUEUED:
+        return updated(run, state=state, available_at=now)
+    if state is RunState.UPSTREAM_FAILED:
+        return updated(run, state=state, finished_at=now, error=error)
+    raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")

@@ -234,6 +234,19 @@ class Store(ABC):
             for a in advances
         ]
 
+    def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
+        """Insert each record whose name is not stored yet: one result per item,
+        True where it was inserted (as ``version`` 1), False where a schedule of
+        that name exists (that one unchanged). A name given twice is inserted by
+        its first item. Each item is its own insert-if-absent; the batch as a
+        whole need not be atomic. Backends do it in one transaction or round
+        trip (adding 100,000 schedules is a few batches, not 100,000 writes);
+        this default loops over ``save_schedule``.
+        """
+        return [
+            r is not None for r in (self.save_schedule(x, expected_version=None) for x in records)
+        ]
+
     @abstractmethod
     def delete_schedule(self, name: str) -> bool:
         """Remove the schedule (its runs stay, as history). False if absent."""
@@ -417,6 +430,61 @@ class Store(ABC):
         Another host's per-host run never counts: it must not keep a worker
         or a ``rota run`` pass of this host waiting.
         """
+
+    # -- runs: dependencies ----------------------------------------------
+
+    @abstractmethod
+    def waiting_runs(self, ids: Sequence[str] | None = None, *, limit: int = 1000) -> list[Run]:
+        """Runs in state ``waiting`` that are among ``ids`` or list one of ``ids``
+        in their ``parents``; with ``ids=None``, every waiting run. By id, at
+        most ``limit``. (Waiting runs are few: a child's run between its
+        creation and its parents' end.)
+        """
+
+    @abstractmethod
+    def release_waiting(
+        self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
+    ) -> Run | None:
+        """Move a ``waiting`` run on, if it is still waiting: to ``queued``
+        (``available_at = now``) or to ``upstream_failed`` (``finished_at = now``,
+        ``error`` stored). Returns the run as stored after the change, or None
+        when it is absent or no longer waiting (nothing changed). Any other
+        ``state`` raises ``ValueError``. Notifies waiters when a run is queued.
+        """
+
+    def settle_waiting(self, ids: Sequence[str] | None = None, *, now: datetime) -> list[Run]:
+        """Decide the waiting runs among or below ``ids`` (all, when None).
+
+        A waiting run whose parents have all ``succeeded`` becomes ``queued``;
+        one with a parent that ended any other way (failed, timed out,
+        cancelled, skipped, missed, upstream_failed) becomes
+        ``upstream_failed``, and so, in turn, do the waiting runs below it.
+        A parent not yet ended, or not yet stored, keeps it waiting. Call it
+        with the ids of runs that just ended, or of waiting runs just
+        inserted; every decision is a compare-and-set (``release_waiting``), so
+        any number of processes may call it at once. Returns the runs changed.
+        """
+        from rota.stores._rules import settle_verdict  # imports this module
+
+        changed: list[Run] = []
+        frontier: Sequence[str] | None = ids
+        while frontier is None or frontier:
+            candidates = self.waiting_runs(frontier)
+            parents = sorted({p for run in candidates for p in run.parents})
+            states = {run.id: run for run in self.get_runs(parents)} if parents else {}
+            failed: list[str] = []
+            for child in candidates:
+                verdict = settle_verdict(child, states)
+                if verdict is None:
+                    continue
+                state, error = verdict
+                moved = self.release_waiting(child.id, state, now=now, error=error)
+                if moved is not None:
+                    changed.append(moved)
+                    if moved.state is RunState.UPSTREAM_FAILED:
+                        failed.append(moved.id)
+            frontier = failed
+        return changed
 
     # -- runs: control ---------------------------------------------------
 

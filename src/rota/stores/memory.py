@@ -44,6 +44,8 @@ class MemoryStore(Store):
         self._claimable: list[tuple[int, datetime, str]] = []
         """Keys of the queued and retrying runs, kept sorted in claim order."""
         self._running: set[str] = set()
+        self._waiting: set[str] = set()
+        """Ids of the waiting runs: ``waiting_runs`` reads these, not every run."""
         self._active: dict[str | None, dict[str, Run]] = {}
         """The queued, running and retrying runs of each schedule, by id."""
         self._schedules: dict[str, ScheduleRecord] = {}
@@ -137,6 +139,21 @@ class MemoryStore(Store):
         self.notify()
         return stored
 
+    def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
+        """Every record checked first, then all inserted under the lock at once."""
+        normalized = [_codec.normalize_schedule(record) for record in records]
+        inserted: list[bool] = []
+        with self._locked():
+            for record in normalized:
+                new = record.name not in self._schedules
+                if new:
+                    bisect.insort(self._names, record.name)
+                    self._schedules[record.name] = record.evolve(version=1)
+                inserted.append(new)
+        if any(inserted):
+            self.notify()
+        return inserted
+
     def advance_schedule(
         self,
         name: str,
@@ -198,6 +215,10 @@ class MemoryStore(Store):
                 self._unindex_active(old)
         self._runs[run.id] = run
         self._running.discard(run.id)
+        if run.state is RunState.WAITING:
+            self._waiting.add(run.id)
+        else:
+            self._waiting.discard(run.id)
         if run.state in CLAIMABLE_STATES:
             bisect.insort(self._claimable, _claim_key(run))
         elif run.state is RunState.RUNNING:
@@ -360,6 +381,34 @@ class MemoryStore(Store):
             runs = (self._runs[run_id] for _, _, run_id in self._claimable)
             return min((r.available_at for r in runs if _wanted(r, queues, host)), default=None)
 
+    # -- runs: dependencies ----------------------------------------------
+
+    def waiting_runs(self, ids: Sequence[str] | None = None, *, limit: int = 1000) -> list[Run]:
+        wanted = None if ids is None else frozenset(ids)
+        with self._locked():
+            found = [
+                run
+                for run in map(self._runs.__getitem__, self._waiting)
+                if wanted is None or run.id in wanted or not wanted.isdisjoint(run.parents)
+            ]
+        found.sort(key=lambda r: r.id)
+        return found[: max(0, limit)]
+
+    def release_waiting(
+        self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
+    ) -> Run | None:
+        state = _release_state(state)
+        now = _codec.utc(now, "now")
+        with self._locked():
+            run = self._runs.get(run_id)
+            if run is None or run.state is not RunState.WAITING:
+                return None
+            moved = _rules.released(run, state, now, error)
+            self._put(moved)
+        if moved.state is RunState.QUEUED:
+            self.notify()
+        return moved
+
     # -- runs: control ---------------------------------------------------
 
     def request_cancel(self, run_id: str, *, now: datetime) -> Run:
@@ -411,6 +460,13 @@ def _claim_key(run: Run) -> tuple[int, datetime, str]:
 def _wanted(run: Run, queues: Sequence[str] | None, host: str | None) -> bool:
     """Whether a claim of ``queues`` by ``host`` may take ``run`` (state and time aside)."""
     return (queues is None or run.queue in queues) and _rules.serves_host(run, host)
+
+
+def _release_state(state: RunState) -> RunState:
+    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
+    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
+        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+    return RunState(state)
 
 
 def _due(record: ScheduleRecord) -> datetime | None:

@@ -33,6 +33,7 @@ from rota.stores._pg_conn import (
     Settings,
     aware,
     finish_params,
+    free_text,
     migrations,
     open_pool,
     parse_url,
@@ -208,6 +209,33 @@ class PostgresStore(Store):
             return None
         self._woken_here()
         return _codec.row_to_schedule(_codec.schedule_to_row(record) | {"version": row["version"]})
+
+    def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
+        """One statement (``INSERT … SELECT FROM unnest … ON CONFLICT DO NOTHING``),
+        one notification.
+
+        Of a name given more than once only the first item is sent (the later
+        ones find it taken); rows go in sorted by name, so that concurrent
+        batches sharing names wait for each other in one order (no deadlock).
+        """
+        firsts: dict[str, dict[str, Any]] = {}
+        for record in records:
+            row = schedule_params(record)  # refuses a naive datetime before any write
+            firsts.setdefault(record.name, row)
+        if not firsts:
+            return []
+        rows = [firsts[name] for name in sorted(firsts)]
+        columns = [col for col in rows[0] if col != "version"]
+        params: dict[str, Any] = {col: [row[col] for row in rows] for col in columns}
+        got = self._one("insert_schedules", params | {"me": self._me})
+        new = set(got["names"]) if got else set()
+        inserted = []
+        for record in records:  # a repeated name is inserted (at most) once: the first time
+            inserted.append(record.name in new)
+            new.discard(record.name)
+        if any(inserted):
+            self._woken_here()
+        return inserted
 
     def advance_schedule(
         self,
@@ -454,6 +482,39 @@ class PostgresStore(Store):
         row = self._one("next_available_at", params)
         return None if row is None else _codec.opt_from_us(row["min"])
 
+    # -- runs: dependencies ----------------------------------------------
+
+    def waiting_runs(self, ids: Sequence[str] | None = None, *, limit: int = 1000) -> list[Run]:
+        """Read from the partial index of waiting runs, parents matched in SQL."""
+        if limit <= 0 or (ids is not None and not ids):
+            return []
+        params = {"ids": None if ids is None else list(dict.fromkeys(ids)), "limit": limit}
+        return [_codec.row_to_run(row) for row in self._rows("waiting_runs", params)]
+
+    def release_waiting(
+        self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
+    ) -> Run | None:
+        """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set; the
+        statement itself notifies other processes when it queues the run."""
+        state = _release_state(state)
+        now = _codec.utc(now, "now")
+        queued = state is RunState.QUEUED
+        params = {
+            "id": run_id,
+            "state": state.value,
+            "available_at": now if queued else None,
+            "finished_at": None if queued else now,
+            "set_error": not queued,
+            "error": None if queued else free_text(error),
+            "me": self._me,
+        }
+        row = self._one("release_waiting", params)
+        if row is None:
+            return None
+        if queued:
+            self._woken_here()
+        return _codec.row_to_run(row)
+
     # -- runs: control ---------------------------------------------------
 
     def request_cancel(self, run_id: str, *, now: datetime) -> Run:
@@ -505,3 +566,10 @@ class PostgresStore(Store):
         time listens; another waiting meanwhile sees only this process's wake-ups.
         """
         return self._wakeups.wait(timeout)
+
+
+def _release_state(state: RunState) -> RunState:
+    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
+    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
+        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+    return RunState(state)

@@ -259,6 +259,19 @@ class SQLiteStore(Store):
         self.notify()
         return _codec.row_to_schedule(row | {"version": (expected_version or 0) + 1})
 
+    def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
+        """One write transaction, one insert-if-absent per item, in order (so
+        of a name given twice the first is inserted); one wake-up."""
+        rows = [_codec.schedule_to_row(record) for record in records]
+        if not rows:
+            return []
+        with self._write() as conn:
+            query = _Q["insert_schedule"]
+            inserted = [conn.execute(query, row).rowcount == 1 for row in rows]
+        if any(inserted):
+            self.notify()
+        return inserted
+
     def advance_schedule(
         self,
         name: str,
@@ -481,6 +494,41 @@ class SQLiteStore(Store):
         row = self._one("next_available_at", _claim_filter(queues, host))
         return None if row is None else _codec.opt_from_us(row[0])
 
+    # -- runs: dependencies ----------------------------------------------
+
+    def waiting_runs(self, ids: Sequence[str] | None = None, *, limit: int = 1000) -> list[Run]:
+        """Read from the partial index of waiting runs, parents matched in SQL."""
+        if limit <= 0 or (ids is not None and not ids):
+            return []
+        if ids is None:
+            rows = self._all("all_waiting_runs", {"limit": limit})
+        else:
+            params = {"ids": json.dumps(list(dict.fromkeys(ids))), "limit": limit}
+            rows = self._all("waiting_runs", params)
+        return [_codec.row_to_run(row) for row in rows]
+
+    def release_waiting(
+        self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
+    ) -> Run | None:
+        """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set."""
+        state = _release_state(state)
+        now_us = _codec.to_us(now, "now")
+        queued = state is RunState.QUEUED
+        params = {
+            "id": run_id,
+            "state": state.value,
+            "available_at": now_us if queued else None,
+            "finished_at": None if queued else now_us,
+            "set_error": not queued,
+            "error": None if queued else error,
+        }
+        row = self._one("release_waiting", params)
+        if row is None:
+            return None
+        if queued:
+            self.notify()
+        return _codec.row_to_run(row)
+
     # -- runs: control ---------------------------------------------------
 
     def request_cancel(self, run_id: str, *, now: datetime) -> Run:
@@ -559,6 +607,13 @@ def _advance_params(advance: Advance) -> dict[str, Any]:
         "last_slot": _codec.opt_to_us(advance.last_slot, "last_slot"),
         "next_due": _codec.opt_to_us(advance.next_due, "next_due"),
     }
+
+
+def _release_state(state: RunState) -> RunState:
+    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
+    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
+        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+    return RunState(state)
 
 
 def _claim_filter(queues: Sequence[str] | None, host: str | None) -> dict[str, Any]:

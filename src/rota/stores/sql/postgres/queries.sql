@@ -54,6 +54,29 @@ WITH saved AS (
 )
 SELECT version, notify_waiters(%(me)s) FROM saved
 
+-- name: insert_schedules
+-- insert_schedule for a batch of distinct names, one array per column, in one
+-- statement; the caller sends them sorted by name, so that concurrent batches
+-- that share names wait for each other in one order, never in a cycle. The
+-- inserted names come back as one array, with one notification for the batch.
+WITH saved AS (
+    INSERT INTO schedules
+        (name, job, spec, created_at, updated_at, source, paused, retired,
+         last_slot, next_due, version, per_host)
+    SELECT i.name, i.job, i.spec, i.created_at, i.updated_at, i.source, i.paused, i.retired,
+           i.last_slot, i.next_due, 1, i.per_host
+    FROM unnest(
+        %(name)b::text[], %(job)b::text[], %(spec)b::json[], %(created_at)b::timestamptz[],
+        %(updated_at)b::timestamptz[], %(source)b::text[], %(paused)b::boolean[],
+        %(retired)b::boolean[], %(last_slot)b::timestamptz[], %(next_due)b::timestamptz[],
+        %(per_host)b::boolean[]
+    ) AS i (name, job, spec, created_at, updated_at, source, paused, retired, last_slot,
+            next_due, per_host)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING name
+)
+SELECT array_agg(name) AS names, notify_waiters(%(me)s) FROM saved HAVING count(*) > 0
+
 -- name: update_schedule
 WITH saved AS (
     UPDATE schedules SET
@@ -187,6 +210,38 @@ ORDER BY schedule, created_at, id
 
 -- name: get_runs
 SELECT * FROM runs WHERE id = ANY (%(ids)b::text[])
+
+-- runs: dependencies --------------------------------------------------------
+
+-- name: waiting_runs
+-- The waiting runs that are among %(ids)s or list one of them in their
+-- parents (all waiting runs when %(ids)s is NULL), by id, at most %(limit)s.
+-- The literal ``state = 'waiting'`` matches the partial index runs_waiting (in
+-- a generic plan too): only waiting rows are read, in id order.
+SELECT * FROM runs
+WHERE state = 'waiting'
+  AND (%(ids)s::text[] IS NULL OR id = ANY (%(ids)s::text[])
+       OR EXISTS (SELECT 1 FROM json_array_elements_text(parents) AS parent (id)
+                  WHERE parent.id = ANY (%(ids)s::text[])))
+ORDER BY id
+LIMIT %(limit)s
+
+-- name: release_waiting
+-- A compare-and-set: only a run still waiting moves on (see _rules.released);
+-- a concurrent release of the same run waits for this one, then finds it no
+-- longer waiting. Queued: available at once, and waiters are woken;
+-- upstream_failed: finished, the error stored.
+WITH released AS (
+    UPDATE runs SET
+        state = %(state)s,
+        available_at = coalesce(%(available_at)s, available_at),
+        finished_at = coalesce(%(finished_at)s, finished_at),
+        error = CASE WHEN %(set_error)s THEN %(error)s::text ELSE error END
+    WHERE id = %(id)s AND state = 'waiting'
+    RETURNING *
+)
+SELECT *, CASE WHEN state = 'queued' THEN notify_waiters(%(me)s) END AS notified
+FROM released
 
 -- runs: execution -----------------------------------------------------------
 

@@ -126,6 +126,37 @@ ORDER BY schedule, created_at, id
 -- The runs whose ids are in the JSON array :ids (the caller restores its order).
 SELECT * FROM rota_runs WHERE id IN (SELECT value FROM json_each(:ids))
 
+-- runs: dependencies --------------------------------------------------------
+
+-- name: waiting_runs
+-- The waiting runs that are among the JSON array :ids or list one of them in
+-- their parents, by id, at most :limit. The literal ``state = 'waiting'`` lets
+-- SQLite walk the partial index rota_runs_waiting: only waiting rows are read.
+SELECT * FROM rota_runs INDEXED BY rota_runs_waiting
+WHERE state = 'waiting'
+  AND (id IN (SELECT value FROM json_each(:ids))
+       OR EXISTS (SELECT 1 FROM json_each(rota_runs.parents) AS parent
+                  WHERE parent.value IN (SELECT value FROM json_each(:ids))))
+ORDER BY id
+LIMIT :limit
+
+-- name: all_waiting_runs
+SELECT * FROM rota_runs INDEXED BY rota_runs_waiting
+WHERE state = 'waiting'
+ORDER BY id
+LIMIT :limit
+
+-- name: release_waiting
+-- A compare-and-set: only a run still waiting moves on (see _rules.released).
+-- Queued: available at :available_at; upstream_failed: finished, :error stored.
+UPDATE rota_runs SET
+    state = :state,
+    available_at = coalesce(:available_at, available_at),
+    finished_at = coalesce(:finished_at, finished_at),
+    error = CASE WHEN :set_error THEN :error ELSE error END
+WHERE id = :id AND state = 'waiting'
+RETURNING *
+
 -- runs: execution -----------------------------------------------------------
 
 -- name: claim_candidates
