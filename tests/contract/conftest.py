@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TypeAlias
 
@@ -18,6 +19,8 @@ import pytest
 
 from rota.errors import StoreUnavailable
 from rota.stores.base import Store
+
+from .redis_cluster import LocalCluster, drop_prefix, running_cluster
 
 
 def _memory(tmp_path: Path) -> Store:
@@ -51,6 +54,18 @@ def _redis(tmp_path: Path) -> Iterator[Store]:
 
 
 @contextmanager
+def _redis_cluster(cluster: LocalCluster, tmp_path: Path) -> Iterator[Store]:
+    """As ``_redis``, on the session's private Redis Cluster (``redis_cluster``)."""
+    from rota.stores.redis import RedisStore
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        yield RedisStore.from_url(f"{cluster.url}&prefix={prefix}")
+    finally:
+        drop_prefix(cluster, prefix)
+
+
+@contextmanager
 def _postgres(tmp_path: Path) -> Iterator[Store]:
     """A schema of its own per test, dropped afterwards."""
     from rota.stores.postgres import PostgresStore
@@ -68,16 +83,35 @@ Made: TypeAlias = Store | AbstractContextManager[Store]
 """What a factory returns: the store, or a context manager that yields it and
 cleans up (a test's keys, schema, …) on exit, after the store is closed."""
 
+
+def _on_redis_cluster(tmp_path: Path) -> Made:
+    """Listed for the parametrization: ``store_factory`` gives ``_redis_cluster``
+    the session's cluster instead (the ``redis_cluster`` fixture)."""
+    raise AssertionError("store_factory binds the redis-cluster factory to its cluster")
+
+
 FACTORIES: dict[str, Callable[[Path], Made]] = {
     "memory": _memory,
     "postgres": _postgres,
     "redis": _redis,
+    "redis-cluster": _on_redis_cluster,
     "sqlite": _sqlite,
 }
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A private 3-master Redis Cluster (``redis_cluster.py``), started in a few
+    seconds by the first test that needs it and stopped at the end of the session;
+    a missing ``redis-server`` fails those tests."""
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
 @pytest.fixture(params=sorted(FACTORIES))
 def store_factory(request: pytest.FixtureRequest) -> Callable[[Path], Made]:
+    if request.param == "redis-cluster":
+        return partial(_redis_cluster, request.getfixturevalue("redis_cluster"))
     return FACTORIES[request.param]
 
 

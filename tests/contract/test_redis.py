@@ -4,6 +4,7 @@ connections killed by the server mid-test."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -19,9 +20,9 @@ from hypothesis import strategies as st
 from redis.crc import key_slot
 
 from rota.errors import ConfigurationError, StoreUnavailable
-from rota.runs import RunState
+from rota.runs import Run, RunState
 from rota.stores import open_store
-from rota.stores._redis_codec import parse_url
+from rota.stores._redis_codec import insert_batch, parse_url, run_fields
 from rota.stores.base import Outcome, Store
 from rota.stores.memory import MemoryStore
 from rota.stores.redis import RedisStore
@@ -417,3 +418,176 @@ def test_close_releases_every_connection(
         time.sleep(0.01)
     with pytest.raises(StoreUnavailable, match="closed"):
         store.wait_for_activity(0)
+
+
+# -- dependencies: the waiting indexes ----------------------------------------
+
+
+def _waiting_keys(admin: redis.Redis, base: str) -> dict[str, list[str]]:
+    """The ``waiting`` index and every ``waiters:<parent>`` index, by key (after the base)."""
+    pattern = base.replace("{", "[{]") + "waiters:*"
+    keys = [base + "waiting", *admin.scan_iter(match=pattern)]
+    return {k[len(base) :]: list(map(str, admin.zrange(k, 0, -1))) for k in keys if admin.exists(k)}
+
+
+def test_waiting_runs_are_indexed_by_parent_until_they_move_on(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make()
+    base = store.options.base
+    store.insert_runs(
+        [
+            make_run("c1", state=RunState.WAITING, parents=("p1", "p2")),
+            make_run("c2", state=RunState.WAITING, parents=("p2",)),
+            make_run("c3", state=RunState.WAITING, parents=("p3",)),
+        ]
+    )
+    assert _waiting_keys(admin, base) == {
+        "waiting": ["c1", "c2", "c3"],
+        "waiters:p1": ["c1"],
+        "waiters:p2": ["c1", "c2"],
+        "waiters:p3": ["c3"],
+    }
+    assert [r.id for r in store.waiting_runs(["p2"])] == ["c1", "c2"]
+    assert [r.id for r in store.waiting_runs(["c3", "p1"], limit=1)] == ["c1"]
+    store.request_cancel("c1", now=NOW)  # a cancelled waiting run leaves every index
+    assert store.release_waiting("c2", RunState.QUEUED, now=at(1)) is not None
+    assert _waiting_keys(admin, base) == {"waiting": ["c3"], "waiters:p3": ["c3"]}
+    assert store.waiting_runs(["p2"]) == []
+    moved = store.release_waiting("c3", RunState.UPSTREAM_FAILED, now=at(2), error="up")
+    assert moved is not None
+    assert moved.error == "up"
+    assert _waiting_keys(admin, base) == {}
+
+
+def test_a_released_run_is_claimable_and_an_upstream_failed_one_expires(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make(ttl_days="1")
+    base = store.options.base
+    store.insert_runs(
+        [
+            make_run("q", state=RunState.WAITING, parents=("p",), queue="qq", priority=2),
+            make_run("f", state=RunState.WAITING, parents=("p",)),
+        ]
+    )
+    assert store.claim_runs(worker="w", now=at(5), limit=5, lease_seconds=LEASE) == []
+    assert store.next_available_at() is None
+    store.release_waiting("q", RunState.QUEUED, now=at(1))
+    store.release_waiting("f", RunState.UPSTREAM_FAILED, now=at(1), error="parent failed")
+    assert admin.zrange(base + "ready:2:qq", 0, -1) == ["q"]
+    assert admin.zrange(base + "active:s", 0, -1) == ["q"]
+    assert admin.zrange(base + "done:s", 0, -1) == ["f"]
+    assert admin.ttl(base + "run:q") == -1
+    assert 86000 < admin.ttl(base + "run:f") <= 86400
+    assert store.next_available_at() == at(1)
+    [claimed] = store.claim_runs(worker="w", now=at(5), limit=5, lease_seconds=LEASE)
+    assert (claimed.id, claimed.attempt) == ("q", 1)
+
+
+def test_releasing_a_run_wakes_another_store_object(make: Callable[..., RedisStore]) -> None:
+    writer, waiter = make(), make()
+    writer.insert_run(make_run("c", state=RunState.WAITING, parents=("p",)))
+    waiter.wait_for_activity(0)  # subscribed, and the insert's wake-up taken
+    waiter.wait_for_activity(0.2)
+    thread, outcome = _waiting(waiter, 5)
+    writer.release_waiting("c", RunState.QUEUED, now=NOW)
+    thread.join(timeout=5)
+    assert outcome == [True]
+
+
+def test_insert_schedules_leaves_what_save_schedule_leaves(
+    admin: redis.Redis, make: Callable[..., RedisStore]
+) -> None:
+    records = [
+        make_schedule("a"),
+        make_schedule("b", retired=True),
+        make_schedule("c", per_host=True),
+        make_schedule("d", per_host=True, retired=True, next_due=None),
+        make_schedule("e", paused=True),
+        make_schedule("a", next_due=99),  # a name given twice: the first wins
+    ]
+    looped, batched = make(), RedisStore.from_url(_url(prefix=f"test-{uuid.uuid4().hex}"))
+    try:
+        expected = [looped.save_schedule(r, expected_version=None) is not None for r in records]
+        assert batched.insert_schedules(records) == expected == [True] * 5 + [False]
+        assert batched.insert_schedules(records[:1]) == [False]
+
+        def dump(store: RedisStore) -> dict[str, Any]:
+            base = store.options.base
+            out: dict[str, Any] = {}
+            for key in _keys(admin, base[1:-2]):
+                kind = admin.type(key)
+                name = key[len(base) :]
+                if kind == "hash":
+                    out[name] = admin.hgetall(key)
+                elif kind == "zset":
+                    out[name] = admin.zrange(key, 0, -1, withscores=True)
+            return out
+
+        assert dump(batched) == dump(looped)
+        assert batched.get_schedule("a") == looped.get_schedule("a")
+    finally:
+        batched.close()
+        _drop(admin, batched.options.prefix)
+
+
+# -- insert_runs: one round trip, a fast encoding -----------------------------
+
+_OPTIONAL_AT = st.none() | st.just(NOW)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    run=st.builds(
+        make_run,
+        state=st.sampled_from(list(RunState)),
+        schedule=st.none() | st.just("s"),
+        slot=_OPTIONAL_AT,
+        args=st.sampled_from([(), (1, "é", [2.5])]),
+        kwargs=st.sampled_from([{}, {"a": (1, 2)}]),
+        priority=st.integers(-3, 3),
+        exclusive=st.booleans(),
+        max_attempts=st.integers(1, 3),
+        attempt=st.integers(0, 3),
+        host=st.none() | st.just("h"),
+        manual=st.booleans(),
+        parents=st.sampled_from([(), ("p1", "p2")]),
+        started_at=_OPTIONAL_AT,
+        finished_at=_OPTIONAL_AT,
+        worker=st.none() | st.just("w"),
+        lease_token=st.none() | st.just("t"),
+        lease_expires_at=_OPTIONAL_AT,
+        cancel_requested=st.booleans(),
+        result=st.sampled_from([None, 0, "x", {"k": [1]}]),
+        error=st.none() | st.just("e"),
+        traceback=st.none() | st.just("tb"),
+        log=st.sampled_from(["", "line\n"]),
+        checkpoint=st.sampled_from([None, [1]]),
+        progress_done=st.none() | st.sampled_from([1.5, 2]),
+        progress_total=st.none() | st.sampled_from([3, 3.25]),
+    )
+)
+def test_the_insert_encoding_is_the_fields_of_the_run(run: Run) -> None:
+    assert json.loads(insert_batch([run, run])) == [run_fields(run)] * 2
+
+
+def test_insert_runs_is_one_command_per_call(
+    make: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make()
+    store.insert_run(make_run("warm-up"))  # the script is in the server's cache from here on
+    client: Any = store._connected()
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    inserted = store.insert_runs([make_run(f"r{i:04}", args=(i,)) for i in range(1000)])
+    assert inserted == [True] * 1000
+    assert sent == ["EVALSHA"]
+    assert store.insert_runs([make_run("r0000"), make_run("new")]) == [False, True]
+    assert sent == ["EVALSHA"] * 2

@@ -1,12 +1,12 @@
 """Wake-ups for the Redis store: this process's notifies and other processes' PUBLISHes.
 
 Every write that gives someone new work PUBLISHes on ``{prefix}:wakeup``
-from inside its script. A waiter subscribes lazily, on its first wait, on a
-connection of its own, and reads it without a background thread: whichever
-waiting thread holds the subscription reads it in short slices, and the
-others wait on a condition it signals. Each thread remembers the last
-generation it saw, so a notify before a wait is not lost and one notify
-wakes every waiter.
+from inside its script (SPUBLISH, sharded pub/sub, on a Redis Cluster). A
+waiter subscribes lazily, on its first wait, on a connection of its own, and
+reads it without a background thread: whichever waiting thread holds the
+subscription reads it in short slices, and the others wait on a condition it
+signals. Each thread remembers the last generation it saw, so a notify
+before a wait is not lost and one notify wakes every waiter.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 SLICE = 0.1
 """Longest single block on the socket or the condition, in seconds."""
@@ -28,6 +28,36 @@ class Subscription(Protocol):
     def get_message(self, ignore_subscribe_messages: bool = ..., timeout: float = ...) -> Any: ...
 
     def close(self) -> None: ...
+
+
+class Sharded:
+    """A Redis Cluster subscription (redis-py's ``ClusterPubSub``) as a
+    ``Subscription``: SSUBSCRIBE on the node that owns the channel's slot, and
+    its sharded messages read as plain ones (``smessage`` as ``message``)."""
+
+    _PLAIN: ClassVar[dict[str, str]] = {
+        "smessage": "message",
+        "ssubscribe": "subscribe",
+        "sunsubscribe": "unsubscribe",
+    }
+
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    def subscribe(self, *channels: str) -> Any:
+        return self._pubsub.ssubscribe(*channels)
+
+    def get_message(self, ignore_subscribe_messages: bool = False, timeout: float = 0.0) -> Any:
+        message = self._pubsub.get_sharded_message(
+            ignore_subscribe_messages=ignore_subscribe_messages, timeout=timeout
+        )
+        if message is None:
+            return None
+        kind = message.get("type")
+        return {**message, "type": self._PLAIN.get(kind, kind)}
+
+    def close(self) -> None:
+        self._pubsub.close()
 
 
 class Wakeups:

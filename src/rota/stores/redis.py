@@ -1,10 +1,13 @@
-"""The Redis store: the contract on one Redis 6.2+ server.
+"""The Redis store: the contract on one Redis 6.2+ server, or a Redis Cluster (7.0+).
 
 Every key starts with the hash tag ``{prefix}:`` (``?prefix=`` in the URL,
 default ``rota``), so all of a store's keys live in one cluster slot and
 every multi-key step is one Lua script (``stores/lua/*.lua``) that Redis
-runs atomically: the layout is ready for Redis Cluster (the client is not
-cluster-aware yet). The scripts get time as an argument, never ``TIME``.
+runs atomically. ``?cluster=true`` makes the client redis-py's
+``RedisCluster`` (the URL names any node; the client finds the one that owns
+the slot), and wake-ups then go by sharded pub/sub (``SPUBLISH`` and
+``SSUBSCRIBE`` on that node) instead of ``PUBLISH``, which a cluster would
+broadcast to every node. The scripts get time as an argument, never ``TIME``.
 
 Keys under ``{p}:``:
 
@@ -18,6 +21,8 @@ Keys under ``{p}:``:
 ``levels``              zset     ``<pr>:<q>`` of every ready zset, by priority
 ``running``             zset     running run ids by lease expiry
 ``running_sched``       hash     schedule -> number of its running runs (``exclusive``)
+``waiting``             zset     waiting run ids (score 0: by id)
+``waiters:<run>``       zset     the waiting runs that list run ``<run>`` among their parents
 ``schedule:<name>``     hash     a schedule
 ``schedules``           zset     every schedule name (lexicographic, for paging)
 ``schedules:live``      zset     the names of schedules not retired
@@ -25,7 +30,7 @@ Keys under ``{p}:``:
 ``…:per_host:live``     zset     those of them not retired
 ``due``                 zset     active schedules by ``next_due``
 ``schema``              string   the data layout version
-``wakeup``              channel  PUBLISHed by every write that gives someone work
+``wakeup``              channel  PUBLISHed (SPUBLISHed) by every write that gives someone work
 ======================  =======  =================================================
 
 A finish PUBLISHes only when it may give a worker something to claim: a run
@@ -49,9 +54,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias, cast
+from urllib.parse import urlsplit
 
 import redis
+import redis.cluster
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
@@ -60,12 +67,15 @@ from rota.errors import StoreUnavailable
 from rota.runs import JSON, Run, RunState
 from rota.stores import _codec, _rules
 from rota.stores import _redis_codec as rc
-from rota.stores._redis_wakeup import Subscription, Wakeups
+from rota.stores._redis_wakeup import Sharded, Subscription, Wakeups
 from rota.stores.base import UNSET, Advance, LeaseStatus, Outcome, ScheduleRecord, Store
 
 SCHEMA_VERSION = 1
 CAS_ATTEMPTS = 50
 """Compare-and-set retries of cancel/requeue against concurrent writers."""
+SCHEDULE_BATCH = 1000
+"""Schedules per ``insert_schedules`` script: bigger batches are several calls,
+so that no one script keeps the server from other clients for long."""
 _SCRIPTS = (
     "insert_runs",
     "claim_runs",
@@ -84,8 +94,19 @@ _SCRIPTS = (
     "active_runs_for",
     "get_runs",
     "delete_schedule",
+    "insert_schedules",
+    "waiting_runs",
+    "release_waiting",
 )
-_Errors = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError)
+_Errors = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ReadOnlyError,
+    redis.exceptions.ClusterError,  # CLUSTERDOWN, redirections that never ended
+    redis.exceptions.RedisClusterException,  # no node reachable, a slot not covered
+    OSError,
+)
+Client: TypeAlias = "redis.Redis | redis.cluster.RedisCluster"
 _UNAVAILABLE = frozenset(
     {"OOM", "BUSY", "LOADING", "MASTERDOWN", "MISCONF", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN"}
 )
@@ -93,30 +114,63 @@ _UNAVAILABLE = frozenset(
 
 
 class RedisStore(Store):
-    """The contract on one Redis database, under one key prefix."""
+    """The contract on one Redis database (or Redis Cluster), under one key prefix."""
 
     def __init__(self, url: str, **client_options: Any) -> None:
-        """``client_options`` go to ``redis.Redis.from_url`` (the URL's own win)."""
+        """``client_options`` go to ``redis.Redis.from_url`` (``RedisCluster.from_url``
+        with ``?cluster=true``; the URL's own win)."""
         super().__init__()
         self.url = url
         self.options = rc.parse_url(url)
-        options = {"retry": Retry(NoBackoff(), 0), "decode_responses": True} | client_options
-        self._client: redis.Redis = redis.Redis.from_url(self.options.client_url, **options)
-        kwargs = self._client.connection_pool.connection_kwargs
-        self.where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        self._client_options = {
+            "retry": Retry(NoBackoff(), 0),
+            "decode_responses": True,
+        } | client_options
         self._base = self.options.base
-        self._scripts = {
-            name: self._client.register_script(rc.script_text(name)) for name in _SCRIPTS
-        }
+        self._client: Client | None = None
+        self._scripts: dict[str, Script] = {}
+        self._connecting = threading.Lock()
+        if self.options.cluster:
+            # RedisCluster reads the cluster's layout as it is made: made on first
+            # use instead, so that an unreachable cluster is StoreUnavailable there.
+            parts = urlsplit(self.options.client_url)
+            self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379} (cluster)"
+        else:
+            client = cast("redis.Redis", self._connected())
+            kwargs = client.connection_pool.connection_kwargs
+            self.where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         self._wakeups = Wakeups(self._subscription, self._base + "wakeup")
         self._closed = threading.Event()
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
-        """``redis://[user:pass@]host[:port][/db][?prefix=rota&ttl_days=30&…]``."""
+        """``redis://[user:pass@]host[:port][/db][?prefix=rota&ttl_days=30&cluster=false&…]``."""
         return cls(url)
 
     # -- plumbing --------------------------------------------------------
+
+    def _connected(self) -> Client:
+        """The client (made on first use for a cluster) with the scripts registered on it."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._connecting:
+            if self._client is None:
+                url, options = self.options.client_url, self._client_options
+                made: Client
+                if self.options.cluster:
+                    from redis.cluster import RedisCluster
+
+                    made = RedisCluster.from_url(url, **options)
+                else:
+                    made = redis.Redis.from_url(url, **options)
+                sharded = self.options.cluster
+                self._scripts = {
+                    name: made.register_script(rc.script_text(name, sharded=sharded))
+                    for name in _SCRIPTS
+                }
+                self._client = made
+            return self._client
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -132,20 +186,22 @@ class RedisStore(Store):
                 raise
             raise StoreUnavailable(f"Redis store at {self.where}: {exc}") from exc
 
-    def _call(self, command: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        """The client's method ``command`` with these arguments."""
         with self._guard():
-            return command(*args)
+            return getattr(self._connected(), command)(*args, **kwargs)
 
     def _run(self, script: str, *args: Any) -> Any:
         """Run a script: ARGV is the key base, the TTL, then ``args``."""
-        lua: Script = self._scripts[script]
         argv = [self._base, self.options.ttl_seconds, *args]
         with self._guard():
-            return lua(keys=[self._base + "runs"], args=argv)
+            self._connected()
+            return self._scripts[script](keys=[self._base + "runs"], args=argv)
 
     def _subscription(self) -> Subscription:
-        pubsub: Callable[[], Subscription] = self._client.pubsub
-        return pubsub()
+        client: Any = self._connected()  # RedisCluster.pubsub is not typed
+        pubsub = client.pubsub()
+        return Sharded(pubsub) if self.options.cluster else cast("Subscription", pubsub)
 
     def _runs(self, reply: str) -> list[Run]:
         return [rc.run_from_hash(fields)[0] for fields in rc.records(reply)]
@@ -158,8 +214,8 @@ class RedisStore(Store):
         Redis has no schema to create: keys appear as records are written.
         """
         key = self._base + "schema"
-        self._call(lambda: self._client.set(key, SCHEMA_VERSION, nx=True))
-        found = int(self._call(self._client.get, key) or SCHEMA_VERSION)
+        self._call("set", key, SCHEMA_VERSION, nx=True)
+        found = int(self._call("get", key) or SCHEMA_VERSION)
         if found > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"Redis store {self.where} ({self._base}) has data layout version {found}, "
@@ -171,12 +227,13 @@ class RedisStore(Store):
         try:
             self._wakeups.close()
         finally:
-            self._client.close()
+            if self._client is not None:
+                self._client.close()
 
     # -- schedules -------------------------------------------------------
 
     def get_schedule(self, name: str) -> ScheduleRecord | None:
-        fields = self._call(self._client.hgetall, self._base + "schedule:" + name)
+        fields = self._call("hgetall", self._base + "schedule:" + name)
         return rc.schedule_from_hash(fields) if fields else None
 
     def list_schedules(
@@ -225,6 +282,19 @@ class RedisStore(Store):
             return None
         self._wakeups.bump()
         return _codec.normalize_schedule(record).evolve(version=int(version))
+
+    def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
+        """One script call per ``SCHEDULE_BATCH`` records (one for any usual batch);
+        each item an insert-if-absent, in order (a name given twice: the first wins).
+        Every record is encoded before anything is written."""
+        items = [[r.name, *rc.schedule_parts(r)] for r in records]
+        inserted: list[bool] = []
+        for start in range(0, len(items), SCHEDULE_BATCH):
+            batch = json.dumps(items[start : start + SCHEDULE_BATCH], ensure_ascii=False)
+            inserted += [bool(flag) for flag in self._run("insert_schedules", batch)]
+        if any(inserted):
+            self._wakeups.bump()
+        return inserted
 
     def advance_schedule(
         self,
@@ -278,7 +348,7 @@ class RedisStore(Store):
         return self._schedules("due", "-inf", now_us, "BYSCORE", limit)
 
     def next_due_at(self) -> datetime | None:
-        first = self._call(lambda: self._client.zrange(self._base + "due", 0, 0, withscores=True))
+        first = self._call("zrange", self._base + "due", 0, 0, withscores=True)
         return _codec.from_us(int(first[0][1])) if first else None
 
     # -- runs: creation --------------------------------------------------
@@ -289,8 +359,7 @@ class RedisStore(Store):
     def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
         if not runs:
             return []
-        batch = json.dumps([rc.run_fields(run) for run in runs], ensure_ascii=False)
-        inserted = [bool(flag) for flag in self._run("insert_runs", batch)]
+        inserted = [flag == "1" for flag in self._run("insert_runs", rc.insert_batch(runs))]
         if any(inserted):
             self._wakeups.bump()
         return inserted
@@ -298,11 +367,11 @@ class RedisStore(Store):
     # -- runs: reading ---------------------------------------------------
 
     def get_run(self, run_id: str) -> Run | None:
-        fields = self._call(self._client.hgetall, self._base + "run:" + run_id)
+        fields = self._call("hgetall", self._base + "run:" + run_id)
         return rc.run_from_hash(fields)[0] if fields else None
 
     def _get_with_rev(self, run_id: str) -> tuple[Run, str]:
-        fields = self._call(self._client.hgetall, self._base + "run:" + run_id)
+        fields = self._call("hgetall", self._base + "run:" + run_id)
         if not fields:
             raise _rules.not_found(run_id)
         return rc.run_from_hash(fields)
@@ -450,6 +519,34 @@ class RedisStore(Store):
         found = self._run("next_available", *_claim_filter(queues, host))
         return None if found is None else _codec.from_us(int(found))
 
+    # -- runs: dependencies ----------------------------------------------
+
+    def waiting_runs(self, ids: Sequence[str] | None = None, *, limit: int = 1000) -> list[Run]:
+        """One script call, reading the ``waiting`` and ``waiters:<parent>`` indexes."""
+        if limit <= 0 or (ids is not None and not ids):
+            return []
+        some = ["0"] if ids is None else ["1"]
+        wanted = [] if ids is None else list(dict.fromkeys(ids))
+        return self._runs(self._run("waiting_runs", *some, limit, *wanted))
+
+    def release_waiting(
+        self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
+    ) -> Run | None:
+        """One script: a compare-and-set on the run's state, which moves it between
+        indexes as every other transition does (a queued run becomes claimable, an
+        ``upstream_failed`` one gets its TTL) and PUBLISHes when it queues it."""
+        if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
+            raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+        now_us = _codec.to_us(now, "now")
+        given = ["0", ""] if error is None else ["1", error]
+        reply = self._run("release_waiting", run_id, str(state), now_us, *given)
+        if reply is None:
+            return None
+        [run] = self._runs(reply)
+        if run.state is RunState.QUEUED:
+            self._wakeups.bump()
+        return run
+
     # -- runs: control ---------------------------------------------------
 
     def request_cancel(self, run_id: str, *, now: datetime) -> Run:
@@ -483,7 +580,8 @@ class RedisStore(Store):
     def notify(self) -> None:
         """Wake waiters here and, through ``PUBLISH {prefix}:wakeup``, in other processes."""
         self._wakeups.bump()
-        self._call(self._client.publish, self._base + "wakeup", "")
+        publish = "spublish" if self.options.cluster else "publish"
+        self._call(publish, self._base + "wakeup", "")
 
     def wait_for_activity(self, timeout: float) -> bool:
         """Wake on a notify in this process or a write by any process using this prefix."""

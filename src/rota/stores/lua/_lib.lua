@@ -8,6 +8,9 @@
 
 local B = ARGV[1]
 local TTL = tonumber(ARGV[2])
+-- 'SPUBLISH' (sharded pub/sub) when the store talks to a Redis Cluster: the
+-- store swaps this line when it loads the scripts.
+local PUBLISH = 'PUBLISH'
 
 local TERMINAL = {
   succeeded = true, failed = true, timed_out = true, cancelled = true,
@@ -17,7 +20,7 @@ local CLAIMABLE = { queued = true, retrying = true }
 local ACTIVE = { queued = true, retrying = true, running = true }
 
 local VIEW = { 'state', 'queue', 'priority', 'available_at', 'schedule', 'created_at',
-               'lease_expires_at' }
+               'lease_expires_at', 'parents' }
 
 local function run_key(id) return B .. 'run:' .. id end
 local function ready_key(priority, queue) return B .. 'ready:' .. priority .. ':' .. queue end
@@ -37,7 +40,28 @@ local function view(id)
   local v = redis.call('HMGET', run_key(id), unpack(VIEW))
   if not v[1] then return nil end
   return { state = v[1], queue = v[2], priority = v[3], available_at = v[4],
-           schedule = v[5], created_at = v[6], lease_expires_at = v[7] }
+           schedule = v[5], created_at = v[6], lease_expires_at = v[7], parents = v[8] }
+end
+
+-- A waiting run is in `waiting` (every waiting run id, score 0: by id) and in
+-- `waiters:<parent>` for each of its parents (what waiting_runs(ids) reads).
+local function parents_of(r)
+  if not r.parents or r.parents == '[]' or r.parents == '' then return {} end
+  return cjson.decode(r.parents)
+end
+
+local function index_waiting(id, r)
+  redis.call('ZADD', B .. 'waiting', 0, id)
+  for _, parent in ipairs(parents_of(r)) do
+    redis.call('ZADD', B .. 'waiters:' .. parent, 0, id)
+  end
+end
+
+local function unindex_waiting(id, r)
+  redis.call('ZREM', B .. 'waiting', id)
+  for _, parent in ipairs(parents_of(r)) do
+    redis.call('ZREM', B .. 'waiters:' .. parent, id)
+  end
 end
 
 local function unindex(id, r)
@@ -52,6 +76,8 @@ local function unindex(id, r)
     if r.schedule and redis.call('HINCRBY', B .. 'running_sched', r.schedule, -1) <= 0 then
       redis.call('HDEL', B .. 'running_sched', r.schedule)
     end
+  elseif r.state == 'waiting' then
+    unindex_waiting(id, r)
   end
   if r.schedule then
     if ACTIVE[r.state] then
@@ -62,13 +88,20 @@ local function unindex(id, r)
   end
 end
 
-local function index(id, r)
+-- `seen` (optional): the levels this script already added, to add each once.
+local function index(id, r, seen)
   if CLAIMABLE[r.state] then
     redis.call('ZADD', ready_key(r.priority, r.queue), r.available_at, id)
-    redis.call('ZADD', B .. 'levels', r.priority, r.priority .. ':' .. r.queue)
+    local level = r.priority .. ':' .. r.queue
+    if not (seen and seen[level]) then
+      redis.call('ZADD', B .. 'levels', r.priority, level)
+      if seen then seen[level] = true end
+    end
   elseif r.state == 'running' then
     redis.call('ZADD', B .. 'running', r.lease_expires_at or '0', id)
     if r.schedule then redis.call('HINCRBY', B .. 'running_sched', r.schedule, 1) end
+  elseif r.state == 'waiting' then
+    index_waiting(id, r)
   end
   if r.schedule then
     if ACTIVE[r.state] then
@@ -165,6 +198,51 @@ local function advance(name, expected, last_slot, next_due)
   return 1
 end
 
+-- Write schedule `name` if its stored version is `expected` ('' : it must not
+-- exist yet) (save_schedule and insert_schedules): `retired` and `per_host`
+-- '1' or '0', `due` its next_due when it fires (active, next_due set) else '',
+-- `sets` the fields to set (field, value, …), `dels` the fields to delete.
+-- Returns the new version, or nil on conflict. Does not PUBLISH.
+local function save_schedule(name, expected, retired, per_host, due, sets, dels)
+  local key = B .. 'schedule:' .. name
+  local current = redis.call('HGET', key, 'version')
+  local version
+  if expected == '' then
+    if current then return nil end
+    version = 1
+  else
+    if current ~= expected then return nil end
+    version = tonumber(current) + 1
+  end
+  redis.call('HSET', key, 'version', version, unpack(sets))
+  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  redis.call('ZADD', B .. 'schedules', 0, name)
+  if retired == '1' then
+    redis.call('ZREM', B .. 'schedules:live', name)
+  else
+    redis.call('ZADD', B .. 'schedules:live', 0, name)
+  end
+  -- The per-host schedules (all, and those not retired) have indexes of their
+  -- own, so that listing them never reads the others.
+  if per_host == '1' then
+    redis.call('ZADD', B .. 'schedules:per_host', 0, name)
+    if retired == '1' then
+      redis.call('ZREM', B .. 'schedules:per_host:live', name)
+    else
+      redis.call('ZADD', B .. 'schedules:per_host:live', 0, name)
+    end
+  else
+    redis.call('ZREM', B .. 'schedules:per_host', name)
+    redis.call('ZREM', B .. 'schedules:per_host:live', name)
+  end
+  if due == '' then
+    redis.call('ZREM', B .. 'due', name)
+  else
+    redis.call('ZADD', B .. 'due', due, name)
+  end
+  return version
+end
+
 -- Reads "n, then n items" from ARGV at i; returns the items and the next index.
 local function take(i)
   local n = tonumber(ARGV[i])
@@ -173,7 +251,7 @@ local function take(i)
   return items, i + n + 1
 end
 
-local function wake() redis.call('PUBLISH', B .. 'wakeup', '') end
+local function wake() redis.call(PUBLISH, B .. 'wakeup', '') end
 
 -- Records (flat HGETALL arrays) go back as one JSON text, which the client
 -- parses in C instead of reading dozens of replies per record.

@@ -49,9 +49,12 @@ local function first(sources)
   return best, best_head
 end
 
+-- The runs to take, each with what claiming it needs: its ready zset and level,
+-- its schedule, attempt and revision (read once, by `consider`).
 local picked, taken = {}, {}
-local function consider(id)
-  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive', 'host')
+local function consider(id, source)
+  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive', 'host', 'attempt',
+                       'rev')
   if not CLAIMABLE[f[1]] then return end
   if f[4] and f[4] ~= host then return end
   local schedule = f[2]
@@ -62,7 +65,8 @@ local function consider(id)
     end
     taken[schedule] = true
   end
-  picked[#picked + 1] = id
+  picked[#picked + 1] = { id = id, source = source, schedule = schedule,
+                          attempt = tonumber(f[5] or '0'), rev = tonumber(f[6] or '0') }
 end
 
 local levels = redis.call('ZRANGE', B .. 'levels', '+inf', '-inf', 'BYSCORE', 'REV', 'WITHSCORES')
@@ -72,7 +76,8 @@ while k <= #levels and #picked < limit do
   while k <= #levels and levels[k + 1] == score do
     local priority, queue = string.match(levels[k], '^(-?%d+):(.*)$')
     if not allowed or allowed[queue] then
-      sources[#sources + 1] = { key = ready_key(priority, queue), buf = {}, pos = 1, off = 0 }
+      sources[#sources + 1] = { key = ready_key(priority, queue), level = levels[k], buf = {},
+                                pos = 1, off = 0 }
     end
     k = k + 2
   end
@@ -80,17 +85,30 @@ while k <= #levels and #picked < limit do
     local s, h = first(sources)
     if not s then break end
     s.pos = s.pos + 1
-    consider(h[1])
+    consider(h[1], s)
   end
 end
 
-local out = {}
-for n, id in ipairs(picked) do
-  local key = run_key(id)
-  redis.call('HINCRBY', key, 'attempt', 1)
-  local token = ARGV[tokens_at + n - 1]
-  apply(id, { 'state', 'running', 'lease_token', token, 'lease_expires_at', expires,
-              'started_at', now, 'worker', worker, 'cancel_requested', '0' }, {})
+-- Each run becomes running as `apply` would make it, in fewer calls: what it
+-- reads was read by `consider`, and a claimable run moves only from its ready
+-- zset to `running` (its active:<schedule> entry stays: running is active too;
+-- it has no TTL, not being finished). A ready zset left empty leaves `levels`.
+local out, touched = {}, {}
+for n, p in ipairs(picked) do
+  local id, key = p.id, run_key(p.id)
+  redis.call('HSET', key, 'state', 'running', 'attempt', p.attempt + 1, 'rev', p.rev + 1,
+             'lease_token', ARGV[tokens_at + n - 1], 'lease_expires_at', expires,
+             'started_at', now, 'worker', worker, 'cancel_requested', '0')
+  redis.call('ZREM', p.source.key, id)
+  if not p.source.touched then
+    p.source.touched = true
+    touched[#touched + 1] = p.source
+  end
+  redis.call('ZADD', B .. 'running', expires, id)
+  if p.schedule then redis.call('HINCRBY', B .. 'running_sched', p.schedule, 1) end
   out[#out + 1] = redis.call('HGETALL', key)
+end
+for _, source in ipairs(touched) do
+  if redis.call('EXISTS', source.key) == 0 then redis.call('ZREM', B .. 'levels', source.level) end
 end
 return records(out)
