@@ -7,7 +7,7 @@ combination cannot be built; ``rota.schedule`` re-exports it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -57,6 +57,89 @@ def to_timedelta(value: float | timedelta, what: str) -> timedelta:
     return timedelta(seconds=value)
 
 
+PingEvent = Literal["before", "after", "success", "failure"]
+PING_EVENTS: tuple[str, ...] = get_args(PingEvent)
+PING_METHODS = {
+    "before": "ping_before",
+    "after": "then_ping",
+    "success": "ping_on_success",
+    "failure": "ping_on_failure",
+}
+"""The ``Schedule`` method that adds a URL of each ping event, for error messages."""
+
+
+def check_ping_url(url: object, where: str) -> str:
+    """``url`` if it is an absolute ``http``/``https`` URL with a host, else ``InvalidSchedule``."""
+    if isinstance(url, str) and url == url.strip() and url.isprintable() and " " not in url:
+        from urllib.parse import urlsplit  # loaded by pathlib already; nothing new on import
+
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port  # a port that is not a number raises ValueError
+        except ValueError:
+            ok = False
+        if ok:
+            return url
+    raise InvalidSchedule(
+        f"invalid URL {url!r} for {where}() (must be an http:// or https:// URL with a host)"
+    )
+
+
+@dataclass(frozen=True)
+class Pings:
+    """URLs a worker requests (GET) around a schedule's runs, healthchecks.io style.
+
+    ``before``: right before a run starts; ``after``: after its final outcome,
+    whatever it is; ``success`` / ``failure``: after it succeeded / finally
+    failed or timed out. Every URL is checked at construction.
+    """
+
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    success: tuple[str, ...] = ()
+    failure: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for event in PING_EVENTS:
+            urls = getattr(self, event)
+            if isinstance(urls, str) or not isinstance(urls, tuple | list):
+                raise InvalidSchedule(f"pings {event!r} must be a list of URLs, not {urls!r}")
+            checked = tuple(check_ping_url(url, PING_METHODS[event]) for url in urls)
+            object.__setattr__(self, event, checked)
+
+    def __bool__(self) -> bool:
+        return bool(self.before or self.after or self.success or self.failure)
+
+    def adding(self, event: PingEvent, url: str) -> Pings:
+        """A copy with ``url`` added to ``event``'s URLs (after those already there)."""
+        urls: tuple[str, ...] = getattr(self, event)
+        return replace(self, **{event: (*urls, check_ping_url(url, PING_METHODS[event]))})
+
+    def by_event(self) -> dict[str, tuple[str, ...]]:
+        """The events that have URLs, each with its URLs (what ``RunOptions.pings`` holds)."""
+        return {event: urls for event in PING_EVENTS if (urls := getattr(self, event))}
+
+    def to_spec(self) -> dict[str, list[str]]:
+        """Every event with its list of URLs (empty lists kept, so the keys never vary)."""
+        return {event: list(getattr(self, event)) for event in PING_EVENTS}
+
+    @classmethod
+    def from_spec(cls, spec: object) -> Pings:
+        """Rebuild from ``to_spec()`` (missing events are empty); bad input raises
+        ``InvalidSchedule`` naming the key or the URL."""
+        if not isinstance(spec, dict):
+            raise InvalidSchedule(f"pings spec must be a dict, not {type(spec).__name__}")
+        for key in spec:
+            if key not in PING_EVENTS:
+                hint = did_you_mean(str(key), PING_EVENTS)
+                raise InvalidSchedule(f"unknown ping event {key!r} in spec{hint}")
+        return cls(**{event: spec.get(event) or () for event in PING_EVENTS})
+
+
+NO_PINGS = Pings()
+
+
 @dataclass(frozen=True)
 class Policies:
     """What happens around a schedule's runs. Every field has the default a newcomer wants."""
@@ -87,6 +170,8 @@ class Policies:
     """Higher runs first among due runs on a queue."""
     isolated: bool = False
     """Run in a child process (so a timed-out sync job can be killed)."""
+    pings: Pings = NO_PINGS
+    """URLs requested around each run (``ping_before``, ``then_ping`` …); see ``Pings``."""
 
     def __post_init__(self) -> None:
         check_choice(self.overlap, OVERLAP_MODES, "overlap mode")
@@ -109,6 +194,8 @@ class Policies:
         if not isinstance(self.queue, str) or not self.queue.strip():
             raise InvalidSchedule(f"invalid queue {self.queue!r} (must be a non-empty name)")
         _integer(self.priority, "priority", minimum=None)
+        if not isinstance(self.pings, Pings):
+            raise InvalidSchedule(f"invalid pings {self.pings!r} (must be a Pings)")
 
     def effective_grace(self, trigger: Trigger) -> timedelta:
         """``grace``, or by default one period of ``trigger`` capped at one day."""
@@ -123,10 +210,13 @@ class Policies:
         return float(min(self.backoff * 2.0 ** min(attempt - 1, 64), self.max_backoff))
 
     def to_spec(self) -> dict[str, Any]:
-        """A JSON-able dict (``grace`` in seconds)."""
-        # every field is a scalar: a shallow copy is ``asdict`` without its deep copies
-        spec = {f.name: getattr(self, f.name) for f in fields(self)}
+        """A JSON-able dict (``grace`` in seconds); ``pings`` only when there are some,
+        so that the spec of a schedule without pings is what it was before pings."""
+        # every other field is a scalar: a shallow copy is ``asdict`` without its deep copies
+        spec = {name: getattr(self, name) for name in _SCALARS}
         spec["grace"] = None if self.grace is None else self.grace.total_seconds()
+        if self.pings:
+            spec["pings"] = self.pings.to_spec()
         return spec
 
     @classmethod
@@ -163,8 +253,11 @@ class Policies:
         values = dict(spec)
         if values.get("grace") is not None:
             values["grace"] = to_timedelta(values["grace"], "grace")
+        if "pings" in values:
+            values["pings"] = Pings.from_spec(values["pings"])
         return cls(**values)
 
 
+_SCALARS = tuple(f.name for f in fields(Policies) if f.name != "pings")
 _FROM_SPEC: dict[tuple[tuple[Any, ...], ...], Policies] = {}
 _FROM_SPEC_SIZE = 1024

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from rota.errors import IllegalTransition, NaiveDatetime
 
 JSON = Any
 """A value that survives ``json.dumps`` / ``json.loads`` unchanged."""
+_NO_PINGS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 class RunState(StrEnum):
@@ -116,8 +118,17 @@ class RunOptions:
     isolated: bool = False
     exclusive: bool = False
     """True for overlap ``skip``/``queue``: never two runs of the schedule at once."""
+    pings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NO_PINGS, hash=False)
+    """URLs to request by event (``before``, ``after``, ``success``, ``failure``), from the
+    schedule's ``ping_before`` and the like; only events that have URLs are present.
+    Read-only (options are shared between runs), and left out of the hash."""
 
     def __post_init__(self) -> None:
+        if self.pings is not _NO_PINGS:  # read-only; lists (JSON) become tuples
+            if not all(isinstance(urls, list | tuple) for urls in self.pings.values()):
+                raise ValueError(f"pings must map events to lists of URLs, got {self.pings!r}")
+            pings = {str(event): tuple(urls) for event, urls in self.pings.items() if urls}
+            object.__setattr__(self, "pings", MappingProxyType(pings) if pings else _NO_PINGS)
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"timeout must be positive, got {self.timeout}")
         if self.max_attempts < 1:
@@ -129,7 +140,7 @@ class RunOptions:
             )
 
     def to_json(self) -> dict[str, JSON]:
-        return {
+        data: dict[str, JSON] = {
             "timeout": self.timeout,
             "max_attempts": self.max_attempts,
             "backoff": self.backoff,
@@ -137,6 +148,9 @@ class RunOptions:
             "isolated": self.isolated,
             "exclusive": self.exclusive,
         }
+        if self.pings:  # left out when empty: the options of runs without pings are unchanged
+            data["pings"] = {event: list(urls) for event, urls in self.pings.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSON]) -> RunOptions:

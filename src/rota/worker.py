@@ -34,13 +34,16 @@ from types import TracebackType
 from rota import _execution as ex_
 from rota._attempt import Attempts
 from rota._execution import Execution, StoreChannel
+from rota._hooks import Hooks
 from rota._logcapture import start_capture, stop_capture
+from rota._reclaim import follow_up, reclaim_lapsed
 from rota._retry import Outage
 from rota._threads import Batcher, DaemonThreads
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import ConfigurationError, JobNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
 from rota.runs import Run, RunState
+from rota.stores._rules import finished
 from rota.stores.base import LeaseStatus, Outcome, Store
 
 log = logging.getLogger("rota.worker")
@@ -104,6 +107,8 @@ class Worker:
 
     ``host`` is the machine it runs on: only then does it take runs pinned
     to that host (``on_each_server``, manual runs); ``Rota.worker()`` passes it.
+    ``hooks`` are called and runs' pings sent as outcomes are stored (the app's,
+    from ``Rota.worker()``; without them, neither happens).
     """
 
     def __init__(
@@ -115,9 +120,12 @@ class Worker:
         clock: Clock = SYSTEM_CLOCK,
         name: str | None = None,
         host: str | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.store = store
         self.host = host
+        self.hooks = hooks
+        """Hooks and pings to dispatch as outcomes are stored (None: pings are not sent)."""
         self.jobs = jobs
         self.config = config or WorkerConfig()
         self.clock = clock
@@ -336,14 +344,7 @@ class Worker:
 
     def _reclaim(self) -> None:
         try:
-            for run in self.store.reclaim_expired(self.clock.now()):
-                log.warning(
-                    "run %s of %s: lease expired, now %s",
-                    run.id,
-                    run.job,
-                    run.state,
-                    extra={"event": "run.reclaimed", "run_id": run.id},
-                )
+            reclaim_lapsed(self.store, self.clock.now(), self.hooks)
         except StoreUnavailable as error:
             self._outage.failed(error, "taking back lapsed leases")
         except Exception:
@@ -458,6 +459,8 @@ class Worker:
                     self._changed.notify_all()
 
     def _drive(self, execution: Execution) -> None:
+        if self.hooks is not None and execution.run.options.pings and not execution.decided:
+            self.hooks.before(execution.run)  # ping_before: the job's timeout counts after it
         if not execution.begin(self.clock.monotonic()):
             return
         if execution.deadline is not None:
@@ -545,6 +548,8 @@ class Worker:
                 return
             for (execution, outcome), result in zip(items, results, strict=True):
                 self._settle(execution.run, outcome, result)
+            written = zip(items, results, strict=True)
+            self._after_write([(ex.run, outcome) for (ex, outcome), ok in written if ok is True])
         finally:
             self._forget([execution for execution, _ in items])
 
@@ -561,6 +566,15 @@ class Worker:
                 self._prune(run.schedule)
             except Exception:
                 log.exception("recording the outcome of run %s failed", run.id)
+
+    # -- after outcomes: hooks, pings, waiting runs ------------------------
+
+    def _after_write(self, written: Sequence[tuple[Run, Outcome]]) -> None:
+        """Hand the outcomes just stored (``run`` as claimed) to the hooks, each run as
+        the store now holds it, then settle the waiting runs below those that ended."""
+        now = self.clock.now()
+        ended = [finished(run, outcome, outcome.result, now) for run, outcome in written]
+        follow_up(self.store, ended, now, self.hooks)
 
     def _finish(
         self, items: Sequence[tuple[Execution, Outcome]], *, retry: bool
@@ -746,6 +760,8 @@ class Worker:
         if self._threads is not None:
             self._threads.close()
         self._attempts.close()
+        if self.hooks is not None:  # bounded: a one-shot pass sends them before it exits
+            self.hooks.flush()
 
     def _log_outcome(self, run: Run, outcome: Outcome) -> None:
         event, level = _EVENTS[outcome.state]

@@ -38,6 +38,9 @@ RUN_ROTA_MODULES = {
     "rota._cli_tables",
     "rota._filters",
     "rota._frequencies",
+    "rota._hook_methods",  # Schedule's on_failure, then_ping …: declaring them
+    "rota._hooks",  # the scheduler's on_missed dispatch (no thread, no HTTP until used)
+    "rota._reclaim",  # lapsed leases taken back, their hooks and waiting children
     "rota._planning",
     "rota._policies",
     "rota._sync",
