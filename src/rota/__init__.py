@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rota.errors import (
     ConfigurationError,
+    DependencyCycle,
     IllegalTransition,
     InvalidArguments,
     InvalidCron,
@@ -28,6 +29,7 @@ from rota.errors import (
     RotaError,
     RunCancelled,
     RunNotFound,
+    ScheduleExists,
     ScheduleNotFound,
     StoreUnavailable,
 )
@@ -77,6 +79,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConfigurationError",
     "Cron",
+    "DependencyCycle",
     "IllegalTransition",
     "Interval",
     "InvalidArguments",
@@ -97,6 +100,7 @@ __all__ = [
     "RunNotFound",
     "RunState",
     "Schedule",
+    "ScheduleExists",
     "ScheduleNotFound",
     "SchedulerConfig",
     "StoreUnavailable",

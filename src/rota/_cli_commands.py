@@ -420,3 +420,13 @@ def history_command(name: str | None, limit: int, states: tuple[str, ...], as_js
     tz = zones(app)
     rows = [history_cells(run, tz.get(run.schedule or "", UTC)) for run in runs]
     click.echo(render_table(HISTORY_HEADERS, rows))
+
+
+# -- schedules and runs at run time (their own modules, which import this one) ----------------
+
+from rota._cli_runs import runs_group, trigger_command  # noqa: E402
+from rota._cli_schedules import schedules_group  # noqa: E402
+
+cli.add_command(schedules_group)
+cli.add_command(runs_group)
+cli.add_command(trigger_command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rota._cli_tables import (
@@ -39,11 +39,15 @@ class ScheduleRow:
     status: str
     next_due: datetime | None
     last: Run | None
+    overdue: bool = False
+    """Its ``next_due`` passed longer ago than ``is_overdue`` allows: no scheduler fired it."""
 
     def cells(self, now: datetime) -> list[str]:
         due = NONE if self.next_due is None else _with_relative(self.next_due, self.tz, now)
         if self.status != "active":
             due = self.status
+        elif self.overdue:
+            due = f"{due} OVERDUE"
         return [self.name, self.when, self.words, str(self.tz), due, _last(self.last, now)]
 
     def to_json(self) -> dict[str, Any]:
@@ -54,6 +58,8 @@ class ScheduleRow:
             "description": self.words,
             "timezone": str(self.tz),
             "status": self.status,
+            "paused": self.status == "paused",
+            "overdue": self.overdue,
             "next_due": _iso(self.next_due),
             "last_run": None if last is None else run_json(last),
         }
@@ -78,14 +84,17 @@ def _row(
     schedule: Schedule, record: ScheduleRecord | None, store: Store, now: datetime
 ) -> ScheduleRow:
     status = "paused" if record is not None and record.paused else "active"
+    next_due = _next_due(schedule, record, now)
+    stored = record is not None and next_due == record.next_due
     return ScheduleRow(
         name=schedule.name,
         when=when_text(schedule),
         words=schedule.describe(),
         tz=schedule.tz,
         status=status,
-        next_due=_next_due(schedule, record, now),
+        next_due=next_due,
         last=_last_run(store, schedule.name),
+        overdue=stored and is_overdue(record, schedule, now),
     )
 
 
@@ -121,6 +130,24 @@ def _next_due(schedule: Schedule, record: ScheduleRecord | None, now: datetime) 
     if record is not None and same and record.next_due is not None:
         return record.next_due
     return schedule.trigger.next_after(now)
+
+
+OVERDUE_AFTER = timedelta(seconds=90)
+"""The least lateness that counts as overdue: every mode fires a due slot well within it
+(``rota work`` and ``rota scheduler`` within a second, ``* * * * * rota run`` within the minute)."""
+
+
+def is_overdue(record: ScheduleRecord | None, schedule: Schedule, now: datetime) -> bool:
+    """Whether the active ``record``'s next slot passed longer ago than its catch-up grace
+    (at least ``OVERDUE_AFTER``) and no scheduler fired it: none runs against this store,
+    or none of those running knows its job. A scheduler that comes now records the slot
+    as ``missed`` (``catch_up("all")`` with no grace set still fires it)."""
+    if record is None or not record.active or record.next_due is None:
+        return False
+    from rota._planning import grace_for
+
+    tolerance = max(grace_for(schedule.policies, schedule.trigger), OVERDUE_AFTER)
+    return record.next_due < now - tolerance
 
 
 def _last_run(store: Store, schedule: str) -> Run | None:
@@ -266,9 +293,11 @@ def _iso(when: datetime | None) -> str | None:
 __all__ = [
     "HISTORY_HEADERS",
     "LIST_HEADERS",
+    "OVERDUE_AFTER",
     "ScheduleRow",
     "history",
     "history_cells",
+    "is_overdue",
     "outcome_report",
     "parse_states",
     "run_json",

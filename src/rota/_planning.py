@@ -227,12 +227,15 @@ def policy_overrides(policies: Policies) -> dict[str, Any]:
 
 
 def run_options(policies: Policies, job: Job | None = None) -> RunOptions:
-    """The job's defaults (none when ``job`` is unknown here) overridden by the schedule's."""
+    """The job's defaults (none when ``job`` is unknown here) overridden by the schedule's,
+    with the schedule's pings copied in (a worker anywhere sends them without the schedule)."""
     overrides = policy_overrides(policies)
     if job is not None:
-        return job.options(**overrides)
-    retries = overrides.pop("retries", 0)
-    return RunOptions(max_attempts=retries + 1, **overrides)
+        options = job.options(**overrides)
+    else:
+        retries = overrides.pop("retries", 0)
+        options = RunOptions(max_attempts=retries + 1, **overrides)
+    return replace(options, pings=policies.pings.by_event()) if policies.pings else options
 
 
 def placement(policies: Policies, job: Job | None = None) -> tuple[str, int]:
@@ -260,12 +263,19 @@ class RunTemplate:
     jitter: float = 0.0
     host: str | None = None
     """Set for ``on_each_server`` schedules: part of the id, and of the queue."""
+    after: tuple[str, ...] = ()
+    """Parent schedules (``after``): a run to queue waits for their runs of its slot."""
 
     def make(self, slot: datetime, state: RunState, now: datetime, error: str | None = None) -> Run:
-        """The run for ``slot``: queued (after its jitter) or, for a final state, finished now."""
+        """The run for ``slot``: queued (after its jitter), waiting for its parents'
+        runs of the slot (``after``), or, for a final state, finished now."""
         run_id = run_id_for(self.schedule, slot, self.host)
         available = slot
-        if state is RunState.QUEUED and self.jitter > 0:
+        parents: tuple[str, ...] = ()
+        if state is RunState.QUEUED and self.after:
+            state = RunState.WAITING
+            parents = tuple(run_id_for(parent, slot) for parent in self.after)
+        elif state is RunState.QUEUED and self.jitter > 0:
             available = slot + jitter_delay(run_id, self.jitter)
         return Run(
             id=run_id,
@@ -281,7 +291,8 @@ class RunTemplate:
             priority=self.priority,
             options=self.options,
             host=self.host,
-            finished_at=None if state is RunState.QUEUED else now,
+            parents=parents,
+            finished_at=now if state.is_terminal else None,
             error=error,
         )
 

@@ -10,13 +10,13 @@ Creating one touches nothing: the store is opened on first use.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from rota._dynamic import RunTimeSchedules
 from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
 from rota.config import RotaConfig
 from rota.errors import (
@@ -35,6 +35,7 @@ from rota.stores.base import ScheduleRecord, Store
 # Declaring jobs and schedules needs only the modules above. The scheduler, the
 # planner, the cron engine, the sync and the worker load when something runs.
 if TYPE_CHECKING:
+    from rota._hooks import Hooks
     from rota._sync import SyncReport
     from rota.scheduler import Scheduler, TickReport
     from rota.worker import Worker, WorkerConfig
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
-_worker_log = logging.getLogger("rota.worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ class RunReport:
         return tuple(run for run in self.runs if run.state in failed)
 
 
-class Rota:
+class Rota(RunTimeSchedules):
     """Jobs, schedules and the loops that run them.
 
     ``store``: a URL or a ``Store``; default ``ROTA_STORE``, else
@@ -109,6 +109,7 @@ class Rota:
         self._stop = threading.Event()
         self._threads: tuple[threading.Thread | None, Worker | None] | None = None
         self._pass_worker: Worker | None = None
+        self._hooks: Hooks | None = None
 
     def __repr__(self) -> str:
         return f"Rota(jobs={len(self.jobs)}, schedules={len(self._schedules)})"
@@ -249,6 +250,10 @@ class Rota:
                     f"two schedules are named {schedule.name!r} (jobs {twin.job!r} and "
                     f"{schedule.job!r}); give one another name with .named('...')"
                 )
+        if any(s.after_refs for s in by_name.values()):
+            from rota._dependencies import link_code
+
+            link_code(by_name, self._by_func.get)
         return by_name
 
     # -- syncing code schedules into the store -------------------------------------------------
@@ -286,6 +291,7 @@ class Rota:
                     host=self.host,
                     environment=self.environment,
                     jobs=self.jobs,
+                    hooks=self._hook_dispatch(),
                 )
             return self._scheduler
 
@@ -317,7 +323,13 @@ class Rota:
         if queues != config.queues:
             config = replace(config, queues=queues)
         return Worker(
-            self.store, self.jobs, config=config, clock=self.clock, name=name, host=self.host
+            self.store,
+            self.jobs,
+            config=config,
+            clock=self.clock,
+            name=name,
+            host=self.host,
+            hooks=self._hook_dispatch(),
         )
 
     def _queues(self, config: WorkerConfig) -> tuple[str, ...] | None:
@@ -366,25 +378,20 @@ class Rota:
             self._pass_worker = None
             if worker is not None:
                 worker.stop()
+            self._flush_hooks()  # a pass that executed nothing may have missed slots' hooks
         recorded = tuple(run for run in ticks.runs if run.state.is_terminal)
         return RunReport(runs=tuple(executed.values()), recorded=recorded, tick=ticks)
 
     def _anything_to_execute(self) -> bool:
         """Whether a pass needs a worker: a run is claimable now, on any queue, once lapsed
         leases are taken back. The worker (and what it imports) is made only then."""
+        from rota._reclaim import reclaim_lapsed
+
         now = self.clock.now()
         try:
-            reclaimed = self.store.reclaim_expired(now)
+            reclaimed = reclaim_lapsed(self.store, now, self._hook_dispatch())
         except Exception:
             return True  # the worker reclaims again, and logs the failure as it always did
-        for run in reclaimed:  # as the worker logs what it takes back
-            _worker_log.warning(
-                "run %s of %s: lease expired, now %s",
-                run.id,
-                run.job,
-                run.state,
-                extra={"event": "run.reclaimed", "run_id": run.id},
-            )
         available = self.store.next_available_at(host=self.host)
         return bool(reclaimed) or (available is not None and available <= now)
 
@@ -406,10 +413,21 @@ class Rota:
         """
         run = self._manual_run(job, args, kwargs)
         self.store.insert_run(run)
+        return self._run_here(run)
+
+    def _run_here(self, run: Run) -> Run:
+        """Execute the queued manual ``run`` (alone on its own queue) here; as finally stored."""
         from rota.worker import Worker
 
         config = replace(self.config.worker, queues=(run.queue,), concurrency=1, keep_runs=0)
-        worker = Worker(self.store, self.jobs, config=config, clock=self.clock, host=self.host)
+        worker = Worker(
+            self.store,
+            self.jobs,
+            config=config,
+            clock=self.clock,
+            host=self.host,
+            hooks=self._hook_dispatch(),
+        )
         try:
             worker.run_pending()
         finally:
@@ -450,6 +468,46 @@ class Rota:
             manual=True,
         )
 
+    # -- enqueueing (workers execute) --
+
+    def enqueue(self, job: Callable[..., Any] | str, /, *args: Any, **kwargs: Any) -> Run:
+        """Put one run of ``job`` on its queue for the workers; return it as queued.
+
+        ``job`` is a function, a job name, or a schedule name (its job, arguments
+        and options; given arguments replace its arguments). Nothing executes
+        here: a worker (``rota worker``, ``start()``, a ``rota run`` pass) takes
+        the run. It is manual (no slot), on the job's queue with its priority,
+        timeout and retries (a schedule's own when it sets them). The arguments
+        are checked against the job's signature and for JSON first
+        (``InvalidArguments``); an unknown name raises ``JobNotFound`` with a
+        suggestion. Nothing is stored when it raises.
+        """
+        from rota._enqueue import enqueue_runs
+
+        return enqueue_runs(self, job, [(args, kwargs)], chunk=1, many=False)[0]
+
+    def enqueue_many(
+        self,
+        job: Callable[..., Any] | str,
+        /,
+        calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]],
+        *,
+        chunk: int = 1000,
+    ) -> list[Run]:
+        """``enqueue(job, *args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``;
+        the runs queued, in the order of ``calls``.
+
+        ``app.enqueue_many(send, [((user,), {"urgent": True}) for user in users])``.
+        Every call is checked before any run is stored (``InvalidArguments``
+        names the call at fault, and then nothing is stored); the runs then go
+        in with one ``insert_runs`` per ``chunk`` of them: one round trip each,
+        which is what makes it many times faster than ``enqueue`` in a loop.
+        Of the same priority, runs of one call are claimed in the order given.
+        """
+        from rota._enqueue import enqueue_runs
+
+        return enqueue_runs(self, job, calls, chunk=chunk, many=True)
+
     def _schedule_named(self, name: str) -> Schedule | None:
         """The schedule called ``name`` (code, else store) when no job has that name."""
         if name in self.jobs:
@@ -464,6 +522,56 @@ class Rota:
             return self.resolve(record)
         known = [*self.jobs.names(), *self.declared()]
         raise JobNotFound(f"no job or schedule named {name!r}{did_you_mean(name, known)}")
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def on_success(self, fn: Callable[[Run], T]) -> Callable[[Run], T]:
+        """Call ``fn(run)`` after any run succeeded; returns ``fn``, so it decorates.
+
+        App hooks apply to every run (each schedule's own ``on_success`` hooks
+        run first). They run on a background thread once the outcome is
+        stored; an exception is logged (``hook.error``) and changes nothing.
+        """
+        self._hook_dispatch().add("success", fn)
+        return fn
+
+    def on_failure(self, fn: Callable[[Run], T]) -> Callable[[Run], T]:
+        """Call ``fn(run)`` after any run finally failed or timed out (report it to Sentry,
+        say); returns ``fn``. See ``on_success``."""
+        self._hook_dispatch().add("failure", fn)
+        return fn
+
+    def on_retry(self, fn: Callable[[Run], T]) -> Callable[[Run], T]:
+        """Call ``fn(run)`` after any attempt failed with a retry to come; returns ``fn``."""
+        self._hook_dispatch().add("retry", fn)
+        return fn
+
+    def on_missed(self, fn: Callable[[Run], T]) -> Callable[[Run], T]:
+        """Call ``fn(run)`` for every slot a scheduler recorded as missed; returns ``fn``."""
+        self._hook_dispatch().add("missed", fn)
+        return fn
+
+    def _hook_dispatch(self) -> Hooks:
+        """The app's hooks, which also call its code schedules' hooks and send every
+        run's pings; made on first use (a pass with nothing to run sends nothing)."""
+        with self._lock:
+            if self._hooks is None:
+                from rota._hooks import Hooks
+
+                self._hooks = Hooks(self._code_schedule)
+            return self._hooks
+
+    def _code_schedule(self, name: str) -> Schedule | None:
+        """The code schedule ``name`` whose hooks apply to its runs, if declared here."""
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = self.declared()
+        return by_name.get(name)
+
+    def _flush_hooks(self) -> None:
+        """Wait (bounded) for queued hooks and pings, before a one-shot pass ends."""
+        if self._hooks is not None:
+            self._hooks.flush()
 
     # -- the daemon ------------------------------------------------------------------------------
 
@@ -523,6 +631,7 @@ class Rota:
             thread.join(timeout)
         if worker is not None:
             worker.stop(timeout=timeout)
+        self._flush_hooks()  # a scheduler without a worker: its missed slots' hooks
         with self._lock:
             if self._threads is threads:
                 self._threads = None

@@ -71,6 +71,16 @@ class ScheduleNotFound(RotaError, LookupError):
     exit_code = 2
 
 
+class ScheduleExists(RotaError, ValueError):
+    """A schedule name that is already taken (in code or in the store)."""
+
+    exit_code = 2
+
+
+class DependencyCycle(InvalidSchedule):
+    """``after()`` dependencies that lead back to where they started."""
+
+
 class RunNotFound(RotaError, LookupError):
     """A run id that is not in the store."""
 

@@ -153,7 +153,7 @@ def job_from_callable(func: Callable[..., Any], *, name: str | None = None, **de
     """
     if not callable(func):
         raise ConfigurationError(f"a job must be callable, got {func!r}")
-    job_name = name or f"{func.__module__}.{func.__qualname__}"
+    job_name = name or default_job_name(func)
     job_defaults = JobDefaults.build(job_name, defaults)
     if job_defaults.isolated:
         _check_importable(job_name, func)
@@ -284,6 +284,11 @@ def _labelled(
         yield repr(key), value
 
 
+def default_job_name(func: Callable[..., Any]) -> str:
+    """``module.qualname``: the name a function's job gets unless given one."""
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
 def _check_importable(name: str, func: Callable[..., Any]) -> None:
     qualname = getattr(func, "__qualname__", "")
     if "<" in qualname or not getattr(func, "__module__", None):
@@ -300,4 +305,11 @@ def _describe(job: Job) -> str:
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 
-__all__ = ["Job", "JobDefaults", "JobRegistry", "job_from_callable", "shell_job"]
+__all__ = [
+    "Job",
+    "JobDefaults",
+    "JobRegistry",
+    "default_job_name",
+    "job_from_callable",
+    "shell_job",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
@@ -32,6 +32,7 @@ from rota._filters import (
     parse_clock,
 )
 from rota._frequencies import Frequencies, Kind
+from rota._hook_methods import HookMethods
 from rota._policies import (
     CATCH_UP_MODES,
     OVERLAP_MODES,
@@ -42,7 +43,7 @@ from rota._policies import (
     to_timedelta,
 )
 from rota._zones import zone
-from rota.errors import InvalidArguments, InvalidSchedule, NaiveDatetime
+from rota.errors import DependencyCycle, InvalidArguments, InvalidSchedule, NaiveDatetime
 
 # rota.triggers (and with it the cron engine) loads when a trigger is first
 # needed: declaring a schedule with the frequency methods does not compile it.
@@ -134,7 +135,7 @@ def derive_name(job: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> s
     return f"{job}[#{hashlib.sha256(canonical.encode()).hexdigest()[:10]}]"
 
 
-class Schedule(Frequencies):
+class Schedule(Frequencies, HookMethods):
     """A job, its arguments, a trigger, filters and policies, built fluently.
 
     ``Schedule("mymod.send_digest", kwargs={"region": "eu"}).daily_at("07:30")``
@@ -170,6 +171,9 @@ class Schedule(Frequencies):
         self._name: str | None = None
         self._description: str | None = None
         self._trigger: Trigger | None = None
+        self._seed: str | None = None
+        """The cron seed (``H``) when not the name: an ``after`` child's inherited trigger."""
+        self._after: list[str | Schedule | Callable[..., Any]] = []
 
     def _check_kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         for key in kwargs:
@@ -209,7 +213,7 @@ class Schedule(Frequencies):
             return Once(self._at, tz=self._tz)
         expression = self.expression
         assert expression is not None
-        return Cron(expression, tz=self._tz, seed=self.name)
+        return Cron(expression, tz=self._tz, seed=self._seed or self.name)
 
     @property
     def filters(self) -> tuple[Filter, ...]:
@@ -410,6 +414,55 @@ class Schedule(Frequencies):
         """Run in a child process."""
         return self._policy(isolated=True)
 
+    # -- dependencies ----------------------------------------------------------------------------
+
+    def after(self, *parents: str | Schedule | Callable[..., Any]) -> Self:
+        """Run for slot t once every parent's run for slot t has succeeded.
+
+        A parent is a schedule, its name, or a job function (or name) with
+        exactly one schedule. The schedule takes its slots from its parents
+        (give it no frequency of its own, or the same one); a parent whose run
+        for t ends any other way marks this run ``upstream_failed``. Cycles
+        and unknown parents are refused when the app's schedules are stored.
+        """
+        if not parents:
+            raise InvalidSchedule("after() needs at least one parent schedule")
+        for parent in parents:
+            if isinstance(parent, str):
+                if not parent.strip():
+                    raise InvalidSchedule("after() got an empty schedule name")
+            elif not (isinstance(parent, Schedule) or callable(parent)):
+                raise InvalidSchedule(
+                    f"after() takes schedules, schedule names or job functions, not {parent!r}"
+                )
+            if parent is self or parent == self._name:
+                raise DependencyCycle(f"schedule {self.name!r} cannot run after itself")
+        self._after.extend(p.strip() if isinstance(p, str) else p for p in parents)
+        return self
+
+    @property
+    def after_refs(self) -> tuple[str | Schedule | Callable[..., Any], ...]:
+        """The parents as given to ``after()`` (the app resolves functions to schedules)."""
+        return tuple(self._after)
+
+    @property
+    def after_names(self) -> tuple[str, ...]:
+        """The parents' names (a function counts by its job's default name)."""
+        return tuple(_parent_name(p) for p in self._after)
+
+    def resolve_after(self, names: Iterable[str]) -> None:
+        """Replace the parents by their schedule names (the app does this once it knows them)."""
+        self._after = list(names)
+
+    @property
+    def has_frequency(self) -> bool:
+        """Whether a frequency was chosen: anything but the default ``* * * * *``."""
+        return self._kind != "cron" or self.expression != "* * * * *"
+
+    def inherit_trigger(self, trigger: Trigger) -> None:
+        """Take a parent's trigger as this schedule's own (an ``after`` child's slots)."""
+        self._load_trigger(trigger)
+
     # -- storage ---------------------------------------------------------------------------------
 
     def to_spec(self) -> dict[str, Any]:
@@ -425,6 +478,7 @@ class Schedule(Frequencies):
             "policies": self.policies.to_spec(),
             "filters": stored,
             "has_callable_filters": len(stored) < len(self.filters),
+            **({"after": list(self.after_names)} if self._after else {}),
         }
 
     def _trigger_spec(self) -> dict[str, Any]:
@@ -438,7 +492,8 @@ class Schedule(Frequencies):
         expression = self.expression
         if self._trigger is not None or expression is None:
             return self.trigger.to_spec()
-        return {"type": "cron", "expr": expression, "tz": self._tz.key, "seed": self.name}
+        seed = self._seed or self.name
+        return {"type": "cron", "expr": expression, "tz": self._tz.key, "seed": seed}
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Schedule:
@@ -459,6 +514,13 @@ class Schedule(Frequencies):
         s._load_trigger(trigger_from_spec(spec["trigger"]))
         for f in spec.get("filters") or ():
             s._load_filter(filter_from_spec(f))
+        after = spec.get("after") or ()
+        if not isinstance(after, list | tuple) or not all(isinstance(a, str) for a in after):
+            raise InvalidSchedule(
+                f"schedule spec key 'after' must be a list of names, not {after!r}"
+            )
+        if after:
+            s.after(*after)
         return s
 
     def _load_trigger(self, trigger: Trigger) -> None:
@@ -473,7 +535,8 @@ class Schedule(Frequencies):
         self.timezone(trigger.tz)
         if isinstance(trigger, Cron):
             self._set_cron(trigger.expression)
-            if trigger.seed == self.name and trigger.expression == self.expression:
+            self._seed = None if trigger.seed == self.name else trigger.seed
+            if trigger.expression == self.expression:
                 self._trigger = trigger
         elif isinstance(trigger, Interval):
             self._switch("interval", "every")
@@ -492,3 +555,13 @@ class Schedule(Frequencies):
             self._set_days(sorted(f.days), "days")
         else:
             self._filter(f)
+
+
+def _parent_name(parent: str | Schedule | Callable[..., Any]) -> str:
+    if isinstance(parent, str):
+        return parent
+    if isinstance(parent, Schedule):
+        return parent.name
+    from rota.jobs import default_job_name
+
+    return default_job_name(parent)

@@ -25,9 +25,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rota._hooks import Hooks
 from rota._planning import (
     Budget,
     RunTemplate,
@@ -40,11 +41,12 @@ from rota._planning import (
     plan_slots,
     run_options,
 )
+from rota._reclaim import reclaim_lapsed
 from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
 from rota.config import SchedulerConfig, default_host
 from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
-from rota.runs import JSON, Run, RunState
+from rota.runs import JSON, Run, RunState, run_id_for
 from rota.schedule import Schedule
 from rota.stores.base import Advance, ScheduleRecord, Store
 
@@ -91,6 +93,10 @@ def new_record(
     """
     created = floor_minute(now)
     per_host = schedule.policies.on_each_server
+    # A sub-minute schedule stored at 12:00:30 would otherwise have 30 missed slots
+    # at once: it counts from the start of the second (anything slower, of the minute).
+    if schedule.trigger.period_hint() < timedelta(minutes=1):
+        created = now.astimezone(UTC).replace(microsecond=0)
     return ScheduleRecord(
         name=schedule.name,
         job=schedule.job,
@@ -172,9 +178,12 @@ class Scheduler:
         host: str | None = None,
         environment: str | None = None,
         jobs: JobRegistry | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.store = store
         self.resolve = resolve
+        self.hooks = hooks
+        """Whose ``missed`` hooks are called for the missed runs a tick inserts."""
         self.config = config or SchedulerConfig()
         self.clock = clock
         self.host = host or default_host()
@@ -206,6 +215,8 @@ class Scheduler:
             else:
                 report += outcome
         report += self._fire_batch(batch, now)
+        if self.hooks is not None and report.missed:
+            self.hooks.missed(report.runs)  # queued for the hooks' thread
         if report.runs:
             self.store.notify()
         return report
@@ -325,12 +336,15 @@ class Scheduler:
         runs: list[Run] = []
         to_cancel: list[str] = []
         for pending in batch:
+            waiting = [run for run in pending.queued if run.state is RunState.WAITING]
+            queued = [run for run in pending.queued if run.state is RunState.QUEUED]
             mine = [run for run in active.get(pending.name, ()) if run.host == pending.host]
-            decision = apply_overlap(pending.overlap, pending.queued, mine, now=now)
+            decision = apply_overlap(pending.overlap, queued, mine, now=now)
             to_cancel.extend(decision.cancel)
-            runs += [*pending.missed, *decision.insert]
+            runs += [*pending.missed, *waiting, *decision.insert]
         cancelled = self._cancel(to_cancel, now)
         inserted = [run for run, ok in zip(runs, self.store.insert_runs(runs), strict=True) if ok]
+        self._settle(inserted, now)
         self.store.advance_schedules(
             [
                 Advance(p.progress.name, p.progress.version, p.plan.last_slot, p.plan.next_due)
@@ -340,6 +354,13 @@ class Scheduler:
         for name in sorted({r.schedule for r in inserted if r.state.is_terminal and r.schedule}):
             self.store.prune_runs(name, self.config.keep_runs)
         return _report(inserted, sum(p.plan.filtered for p in batch), cancelled)
+
+    def _settle(self, inserted: Sequence[Run], now: datetime) -> None:
+        """Decide the waiting runs just inserted (their parents may have ended already)
+        and the children of runs inserted as ended (missed, skipped)."""
+        ids = [run.id for run in inserted if run.state is RunState.WAITING or run.state.is_terminal]
+        if ids:
+            self.store.settle_waiting(ids, now=now)
 
     def _template(self, name: str, schedule: Schedule, host: str | None) -> RunTemplate:
         job = self._job(schedule.job)
@@ -354,6 +375,7 @@ class Scheduler:
             priority=priority,
             jitter=schedule.policies.jitter,
             host=host,
+            after=schedule.after_names,
         )
 
     def _job(self, name: str) -> Job | None:
@@ -377,6 +399,69 @@ class Scheduler:
     def _retire(self, record: ScheduleRecord, now: datetime) -> None:
         retired = record.evolve(retired=True, next_due=None, updated_at=now)
         self.store.save_schedule(retired, expected_version=record.version)
+
+    # -- dependencies -----------------------------------------------------------------------------
+
+    def sweep_waiting(self, now: datetime | None = None) -> list[Run]:
+        """Decide every waiting run whose parents have ended, and fail those whose parent
+        will never have a run for their slot: the parent schedule was removed,
+        retired or paused, or has moved past the slot without a run (a filter
+        dropped it). Workers settle children as parents end; this catches what a
+        process that died in between left undecided. Returns the runs changed.
+        """
+        now = self.clock.now() if now is None else now
+        waiting = self.store.waiting_runs(None)
+        if not waiting:
+            return []
+        changed = self.store.settle_waiting([run.id for run in waiting], now=now)
+        decided = {run.id for run in changed}
+        left = [run for run in waiting if run.id not in decided]
+        records: dict[str, ScheduleRecord | None] = {}
+
+        def record(name: str) -> ScheduleRecord | None:
+            if name not in records:
+                records[name] = self.store.get_schedule(name)
+            return records[name]
+
+        # The records first, the parents' runs second: a scheduler inserts a run before
+        # it advances the record, so a record seen past the slot means its run is seen.
+        for run in left:
+            for name in _after_of(record(run.schedule) if run.schedule else None):
+                record(name)
+        parent_ids = sorted({p for run in left for p in run.parents})
+        present = {run.id for run in self.store.get_runs(parent_ids)} if parent_ids else set()
+        for run in left:
+            why = self._orphaned(run, present, record)
+            if why is None:
+                continue
+            failed = self.store.release_waiting(
+                run.id, RunState.UPSTREAM_FAILED, now=now, error=f"UpstreamFailed: {why}"
+            )
+            if failed is not None:
+                changed.append(failed)
+                changed += self.store.settle_waiting([failed.id], now=now)
+        return changed
+
+    @staticmethod
+    def _orphaned(
+        run: Run, present: set[str], record: Callable[[str], ScheduleRecord | None]
+    ) -> str | None:
+        """Why ``run`` (waiting) will never have one of its parents' runs, or None."""
+        child = record(run.schedule) if run.schedule is not None else None
+        if run.slot is None:
+            return None
+        for name in _after_of(child):
+            if run_id_for(name, run.slot) in present:
+                continue
+            parent = record(name)
+            if parent is None:
+                return f"parent schedule {name!r} was removed"
+            if parent.retired or parent.paused:
+                state = "retired" if parent.retired else "paused"
+                return f"parent schedule {name!r} is {state}"
+            if parent.last_slot is not None and parent.last_slot >= run.slot:
+                return f"parent schedule {name!r} has no run for this slot (filtered)"
+        return None
 
     # -- per-host progress ------------------------------------------------------------------------
 
@@ -507,18 +592,18 @@ class _Chores:
         s = self.scheduler
         tick = s.clock.monotonic()
         if tick >= self.next_reclaim:
-            for run in s.store.reclaim_expired(s.clock.now()):
-                log.warning(
-                    "run %s of %s: lease expired, now %s",
-                    run.id,
-                    run.job,
-                    run.state,
-                    extra={"event": "run.reclaimed", "run_id": run.id},
-                )
+            reclaim_lapsed(s.store, s.clock.now(), s.hooks)
+            s.sweep_waiting()
             self.next_reclaim = tick + s.config.reclaim_interval
         if tick >= self.next_discover:
             s.discover()
             self.next_discover = tick + s.config.discover_interval
+
+
+def _after_of(record: ScheduleRecord | None) -> list[str]:
+    """The parent schedule names in a stored spec (``after``)."""
+    after = record.spec.get("after") if record is not None else None
+    return [name for name in after if isinstance(name, str)] if isinstance(after, list) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,7 +622,7 @@ class _Pending:
 def _report(inserted: list[Run], filtered: int, cancelled: int) -> TickReport:
     states = [run.state for run in inserted]
     return TickReport(
-        fired=states.count(RunState.QUEUED),
+        fired=states.count(RunState.QUEUED) + states.count(RunState.WAITING),
         missed=states.count(RunState.MISSED),
         skipped=states.count(RunState.SKIPPED),
         cancelled=cancelled,

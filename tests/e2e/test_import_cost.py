@@ -36,6 +36,7 @@ RUN_ROTA_MODULES = {
     "rota._appload",
     "rota._cli_pass",
     "rota._cli_tables",
+    "rota._dynamic",  # Rota's run-time schedule methods (a mixin; nothing runs)
     "rota._filters",
     "rota._frequencies",
     "rota._hook_methods",  # Schedule's on_failure, then_ping …: declaring them

@@ -133,12 +133,15 @@ def test_from_spec_takes_the_parsed_trigger(i: int, zone: str) -> None:
     assert rebuilt.name == original.name
 
 
-def test_a_trigger_seeded_otherwise_is_compiled_with_the_name() -> None:
+def test_a_trigger_seeded_otherwise_keeps_its_seed() -> None:
+    """An ``after`` child stores its parent's trigger, seeded with the parent's name,
+    so that ``H`` gives both the same slots; rebuilding keeps that seed."""
     spec = stored(Schedule("mymod.job").named("nightly").cron("H 3 * * *").to_spec())
-    spec["trigger"]["seed"] = "something else"
+    spec["trigger"]["seed"] = "parent"
     rebuilt = Schedule.from_spec(spec)
-    assert rebuilt.trigger == Cron("H 3 * * *", seed="nightly")
-    assert rebuilt.to_spec()["trigger"]["seed"] == "nightly"
+    assert rebuilt.trigger == Cron("H 3 * * *", seed="parent")
+    assert rebuilt.trigger != Cron("H 3 * * *", seed="nightly")
+    assert rebuilt.to_spec()["trigger"]["seed"] == "parent"
 
 
 def test_an_expression_with_odd_spacing_is_respelled_as_before() -> None:
