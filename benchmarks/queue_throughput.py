@@ -17,11 +17,14 @@ and servers:
   rota, procrastinate. SQLite: rota alone, for reference. Each one's setting
   (its fastest sane single-process configuration) is in the table and in the
   docstring of its module under ``benchmarks/_peers/``.
-- **Enqueue.** N jobs of a no-op function, one call at a time from this
-  process, in each library's ordinary way (``enqueue``, ``delay``, ``send``,
-  ``defer`` ...). rota has no enqueue method on ``Rota`` yet (``trigger``
-  executes inline), so its runs go in through the store API:
-  ``Store.insert_run(Run(id=manual_run_id(), job="noop", ...))`` one by one.
+- **Enqueue.** N jobs of a no-op function from this process, in each
+  library's ordinary way. The peers: one call at a time (``enqueue``,
+  ``delay``, ``send``, ``defer`` ...). rota: ``Rota.enqueue_many("noop",
+  [((), {})] * N)``, its ordinary way to queue many calls, which checks them all
+  and then stores them with one ``insert_runs`` per 1,000 (one round trip
+  each). Of the peers, rq (``Queue.enqueue_many``) and procrastinate
+  (``batch_defer``) have batch calls too, which this benchmark does not use;
+  huey, dramatiq, arq and Celery send one message per call.
 - **Execute.** Then ONE worker process (a subprocess: the library's own worker
   command or API; rota: ``Worker.run_pending()`` with concurrency 1, as
   ``rota run`` drains). This process polls the server for the number of jobs

@@ -1,4 +1,4 @@
-"""rota: runs inserted one by one through the store API; the worker is
+"""rota: runs queued with ``Rota.enqueue_many`` (a thousand per store call); the worker is
 ``Worker.run_pending()`` (what ``rota run`` drains with) with concurrency 1,
 which executes inline and claims 32 runs ahead while jobs are quick.
 
@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import redis
 
 from rota.app import Rota
 from rota.config import RotaConfig
-from rota.runs import Run, RunState, manual_run_id
+from rota.runs import RunState
 from rota.stores import open_store
 from rota.worker import WorkerConfig
+
+if TYPE_CHECKING:
+    import redis  # imported where used: a PostgreSQL or SQLite worker never loads it
 
 _PENDING = ("queued", "retrying", "running")
 
@@ -42,25 +43,21 @@ class RotaPeer:
         open_store(self.url).close()
 
     def enqueue(self, count: int) -> None:
-        store = open_store(self.url)
+        """``Rota.enqueue_many``: rota's ordinary way to queue many calls (one
+        ``insert_runs`` store call per thousand runs)."""
+        app = Rota(store=self.url)
+        app.job(name="noop")(noop)
         try:
-            for _ in range(count):
-                now = datetime.now(UTC)
-                run = Run(
-                    id=manual_run_id(),
-                    job="noop",
-                    state=RunState.QUEUED,
-                    created_at=now,
-                    available_at=now,
-                )
-                store.insert_run(run)
+            app.enqueue_many("noop", [((), {})] * count)
         finally:
-            store.close()
+            app.close()
 
     def pending(self) -> int:
         scheme = self.url.split("://", 1)[0]
         if scheme == "redis":
             if self._redis is None:
+                import redis
+
                 self._redis = redis.Redis.from_url(self.url.split("?", 1)[0])
             base = "{" + _prefix(self.url) + "}:"
             pipe = self._redis.pipeline(transaction=False)
