@@ -104,16 +104,19 @@ def load_app(default_level: str = "warning", concurrency: int | None = None) -> 
 
 def parse_after(text: str | None, tz: ZoneInfo) -> datetime:
     """``--after``: ISO 8601; without an offset it is read in ``tz``; absent, now."""
-    if text is None:
-        return datetime.now(UTC)
+    return datetime.now(UTC) if text is None else parse_instant(text, tz, "--after")
+
+
+def parse_instant(text: str, tz: ZoneInfo, option: str) -> datetime:
+    """An ISO 8601 instant given to ``option``; without an offset it is read in ``tz``."""
     try:
-        after = datetime.fromisoformat(text)
+        at = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigurationError(
-            f"invalid --after {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
+            f"invalid {option} {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
             "or 2026-11-24T07:30+01:00)"
         ) from None
-    return after.replace(tzinfo=tz) if after.tzinfo is None else after
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at
 
 
 def format_slot(slot: datetime, after: datetime) -> tuple[str, str, str]:

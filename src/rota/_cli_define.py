@@ -97,17 +97,10 @@ def duration(text: str, option: str) -> float:
 
 def instant(text: str, tz: str | None) -> datetime:
     """``--at``: ISO 8601; without an offset it is read in ``tz`` (default UTC)."""
+    from rota._cli_commands import parse_instant
     from rota._zones import zone
 
-    where = zone(tz or "UTC")  # a bad --tz is named as such, before the instant
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigurationError(
-            f"invalid --at {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
-            "or 2026-11-24T07:30+01:00)"
-        ) from None
-    return at.replace(tzinfo=where) if at.tzinfo is None else at
+    return parse_instant(text, zone(tz or "UTC"), "--at")  # a bad --tz is named first
 
 
 def parents(text: str | None) -> tuple[str, ...]:

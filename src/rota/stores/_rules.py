@@ -175,10 +175,15 @@ def settle_verdict(child: Run, parents: dict[str, Run]) -> tuple[RunState, str |
     return None if pending else (RunState.QUEUED, None)
 
 
+def release_state(state: RunState) -> RunState:
+    """``state`` if ``release_waiting`` takes it (queued, upstream_failed), else ``ValueError``."""
+    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
+        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+    return RunState(state)
+
+
 def released(run: Run, state: RunState, now: datetime, error: str | None) -> Run:
     """``run`` (waiting) moved on by ``release_waiting``."""
     if state is RunState.QUEUED:
         return updated(run, state=state, available_at=now)
-    if state is RunState.UPSTREAM_FAILED:
-        return updated(run, state=state, finished_at=now, error=error)
-    raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+    return updated(run, state=release_state(state), finished_at=now, error=error)

@@ -397,7 +397,7 @@ class MemoryStore(Store):
     def release_waiting(
         self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
     ) -> Run | None:
-        state = _release_state(state)
+        state = _rules.release_state(state)
         now = _codec.utc(now, "now")
         with self._locked():
             run = self._runs.get(run_id)
@@ -460,13 +460,6 @@ def _claim_key(run: Run) -> tuple[int, datetime, str]:
 def _wanted(run: Run, queues: Sequence[str] | None, host: str | None) -> bool:
     """Whether a claim of ``queues`` by ``host`` may take ``run`` (state and time aside)."""
     return (queues is None or run.queue in queues) and _rules.serves_host(run, host)
-
-
-def _release_state(state: RunState) -> RunState:
-    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
-    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
-        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
-    return RunState(state)
 
 
 def _due(record: ScheduleRecord) -> datetime | None:

@@ -496,7 +496,7 @@ class PostgresStore(Store):
     ) -> Run | None:
         """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set; the
         statement itself notifies other processes when it queues the run."""
-        state = _release_state(state)
+        state = _rules.release_state(state)
         now = _codec.utc(now, "now")
         queued = state is RunState.QUEUED
         params = {
@@ -566,10 +566,3 @@ class PostgresStore(Store):
         time listens; another waiting meanwhile sees only this process's wake-ups.
         """
         return self._wakeups.wait(timeout)
-
-
-def _release_state(state: RunState) -> RunState:
-    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
-    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
-        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
-    return RunState(state)

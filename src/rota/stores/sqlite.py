@@ -511,7 +511,7 @@ class SQLiteStore(Store):
         self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
     ) -> Run | None:
         """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set."""
-        state = _release_state(state)
+        state = _rules.release_state(state)
         now_us = _codec.to_us(now, "now")
         queued = state is RunState.QUEUED
         params = {
@@ -607,13 +607,6 @@ def _advance_params(advance: Advance) -> dict[str, Any]:
         "last_slot": _codec.opt_to_us(advance.last_slot, "last_slot"),
         "next_due": _codec.opt_to_us(advance.next_due, "next_due"),
     }
-
-
-def _release_state(state: RunState) -> RunState:
-    """``state`` if ``release_waiting`` takes it, else ``ValueError``."""
-    if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
-        raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
-    return RunState(state)
 
 
 def _claim_filter(queues: Sequence[str] | None, host: str | None) -> dict[str, Any]:
