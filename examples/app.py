@@ -6,6 +6,8 @@ Or by hand, from the repository root:
     rota --app examples.app:rota list        # in another terminal: the schedules
     rota --app examples.app:rota history     # ... and the runs, newest first
     rota --app examples.app:rota test heartbeat   # run one now and see the outcome
+    rota --app examples.app:rota schedules add nudge --job examples.app.heartbeat --every 10s
+    rota --app examples.app:rota schedules pause nudge   # ... and resume, remove
 
 Every schedule below fires within a minute of starting.
 """
@@ -17,7 +19,7 @@ import os
 import platform
 from datetime import UTC, datetime
 
-from rota import Rota, RunContext
+from rota import Rota, Run, RunContext
 
 # The store, by URL, relative to the working directory (run from the repository root).
 # Rota() alone would use ROTA_STORE, else sqlite:///rota.db. Opened on first use, not here.
@@ -69,3 +71,19 @@ async def fetch(ctx: RunContext, url: str) -> dict[str, str]:
 
 # Arguments are JSON, checked against the signature when the schedule is declared.
 rota.schedule(fetch, url="https://example.org/feed").every_fifteen_seconds().named("fetch")
+
+
+# Dependencies: `summarize` runs for a slot once `fetch`'s run for that slot succeeded
+# (it takes fetch's slots; a failed fetch would mark it `upstream_failed`).
+@rota.job
+def summarize(ctx: RunContext) -> str:
+    return f"summary of the fetch for {ctx.slot}"
+
+
+rota.schedule(summarize).after("fetch").named("summarize")
+
+
+# Hooks: called for every run of every schedule, off the worker's path.
+@rota.on_failure
+def tell_someone(run: Run) -> None:
+    print(f"[hook] {run.schedule or run.job} failed: {run.error}")  # page someone, or Sentry

@@ -7,6 +7,8 @@
 # Else Debian's postgresql / redis-server are installed with apt-get and
 # private servers are started on other ports, and stopped when the tests end.
 # ROTA_TEST_PRIVATE_SERVERS=1 skips the standard ports (to check that path).
+# The redis-server and redis-cli programs are installed in any case: the Redis
+# Cluster tests start a private cluster.
 
 _svc_dir="$ROOT/.rota-test-services"
 _svc_cleanup=()
@@ -81,4 +83,7 @@ if [ -z "${ROTA_TEST_REDIS_URL:-}" ]; then
         _start_private_redis
     fi
 fi
+# The Redis Cluster contract tests start a private 3-node cluster of their own:
+# they need the redis-server and redis-cli programs even when a server is named.
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || _apt_install redis-server
 echo "==> PostgreSQL: $ROTA_TEST_POSTGRES_URL   Redis: $ROTA_TEST_REDIS_URL" >&2
