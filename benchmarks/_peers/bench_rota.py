@@ -126,7 +126,7 @@ def work(url: str, concurrency: int) -> None:
     app.job(name="noop")(noop)
     worker = app.worker()
     try:
-        worker.run_pending()
+        worker.run_pending(collect=False)  # drain only, as the peers' burst workers do
     finally:
         worker.stop()
         app.close()

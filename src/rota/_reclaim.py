@@ -35,16 +35,25 @@ def reclaim_lapsed(store: Store, now: datetime, hooks: Hooks | None) -> list[Run
     return reclaimed
 
 
-def follow_up(store: Store, runs: Sequence[Run], now: datetime, hooks: Hooks | None) -> None:
+def follow_up(
+    store: Store,
+    runs: Sequence[Run],
+    now: datetime,
+    hooks: Hooks | None,
+    *,
+    ended: Sequence[str] | None = None,
+) -> None:
     """Hand ``runs`` (as stored) to the hooks, then settle the runs waiting below
-    those that ended. Neither ever raises: a hook is advisory, and a waiting run
+    those that ended (``ended``: their ids, when the caller knows them better than
+    ``runs`` tell). Neither ever raises: a hook is advisory, and a waiting run
     left undecided is caught by the scheduler's sweep."""
     if hooks is not None and runs:
         try:
             hooks.ended([run for run in runs if hooks.wants(run)])
         except Exception:
             log.exception("dispatching hooks failed", extra={"event": "hook.error"})
-    settle(store, [run.id for run in runs if run.state.is_terminal], now)
+    ids = [run.id for run in runs if run.state.is_terminal] if ended is None else list(ended)
+    settle(store, ids, now)
 
 
 def settle(store: Store, ids: list[str], now: datetime) -> None:

@@ -168,14 +168,16 @@ class Worker:
 
     # -- public ----------------------------------------------------------
 
-    def run_pending(self, *, until: datetime | None = None) -> list[Run]:
+    def run_pending(self, *, until: datetime | None = None, collect: bool = True) -> list[Run]:
         """Execute every run claimable now, then return them as finally stored.
 
         Keeps claiming while runs become claimable (a retry with no
         backoff, a run another process queued meanwhile). With ``until``,
         also waits (on the clock) for runs that become claimable before
         ``until``, such as retries after their backoff; with a ``FakeClock``
-        something must advance the clock meanwhile.
+        something must advance the clock meanwhile. ``collect=False`` returns
+        ``[]`` instead of reading the runs back: a burst worker that only
+        drains the queue saves a read of every run it executed.
         """
         if self._thread is not None:
             raise RuntimeError("run_pending() cannot be used while the worker is started")
@@ -201,7 +203,7 @@ class Worker:
                 self._outbox.stop()
                 self._stop_monitor()
             self._pending_lock.release()
-        return self.store.get_runs(list(dict.fromkeys(ids)))
+        return self.store.get_runs(list(dict.fromkeys(ids))) if collect else []
 
     def start(self) -> None:
         """Claim and execute in the background until ``stop()``."""
@@ -572,9 +574,11 @@ class Worker:
     def _after_write(self, written: Sequence[tuple[Run, Outcome]]) -> None:
         """Hand the outcomes just stored (``run`` as claimed) to the hooks, each run as
         the store now holds it, then settle the waiting runs below those that ended."""
-        now = self.clock.now()
-        ended = [finished(run, outcome, outcome.result, now) for run, outcome in written]
-        follow_up(self.store, ended, now, self.hooks)
+        now, hooks = self.clock.now(), self.hooks
+        wanted = [(r, out) for r, out in written if hooks is not None and hooks.wants(r)]
+        told = [finished(run, outcome, outcome.result, now) for run, outcome in wanted]
+        ended = [run.id for run, outcome in written if outcome.state.is_terminal]
+        follow_up(self.store, told, now, hooks, ended=ended)
 
     def _finish(
         self, items: Sequence[tuple[Execution, Outcome]], *, retry: bool

@@ -182,6 +182,13 @@ def test_run_pending_reads_its_runs_back_in_one_call(h: Harness) -> None:
     assert (h.store.count("get_runs"), h.store.count("get_run")) == (1, 0)
 
 
+def test_run_pending_without_collect_executes_all_and_reads_nothing_back(h: Harness) -> None:
+    runs = h.queue(h.job(noop, name="noop"), 20)
+    assert h.worker().run_pending(collect=False) == []
+    assert h.states(runs) == [RunState.SUCCEEDED] * 20
+    assert (h.store.count("get_runs"), h.store.count("get_run")) == (0, 0)
+
+
 # -- the same semantics ----------------------------------------------------------------------
 
 
