@@ -18,7 +18,7 @@ dedicated connection, opened on first use. No thread of its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,11 +228,7 @@ class PostgresStore(Store):
         columns = [col for col in rows[0] if col != "version"]
         params: dict[str, Any] = {col: [row[col] for row in rows] for col in columns}
         got = self._one("insert_schedules", params | {"me": self._me})
-        new = set(got["names"]) if got else set()
-        inserted = []
-        for record in records:  # a repeated name is inserted (at most) once: the first time
-            inserted.append(record.name in new)
-            new.discard(record.name)
+        inserted = _firsts_in([r.name for r in records], got["names"] if got else ())
         if any(inserted):
             self._woken_here()
         return inserted
@@ -333,11 +329,7 @@ class PostgresStore(Store):
         rows = [run_params(run) for run in sorted(runs, key=lambda run: run.id)]
         params: dict[str, Any] = {col: [row[col] for row in rows] for col in rows[0]}
         row = self._one("insert_runs", params | {"me": self._me})
-        new = set(row["ids"]) if row else set()
-        inserted = []
-        for run in runs:  # a repeated id is inserted (at most) once: the first time
-            inserted.append(run.id in new)
-            new.discard(run.id)
+        inserted = _firsts_in([run.id for run in runs], row["ids"] if row else ())
         if any(inserted):
             self._woken_here()
         return inserted
@@ -566,3 +558,15 @@ class PostgresStore(Store):
         time listens; another waiting meanwhile sees only this process's wake-ups.
         """
         return self._wakeups.wait(timeout)
+
+
+def _firsts_in(keys: Sequence[str], stored: Iterable[str]) -> list[bool]:
+    """For each of ``keys`` (in order), whether the statement inserted it: a key the
+    statement returned counts once, for its first item (a repeated one is inserted
+    at most once)."""
+    new = set(stored)
+    inserted = []
+    for key in keys:
+        inserted.append(key in new)
+        new.discard(key)
+    return inserted
