@@ -356,6 +356,9 @@ class Rota(RunTimeSchedules):
         start = self.clock.now() if now is None else now
         declared = self._by_name = self.declared()
         sync(self.scheduler, declared, start, discover=True)
+        # No loop runs chores under cron: each pass decides what earlier ones left
+        # waiting (a parent filtered out of its slot, a worker that died mid-way).
+        self.scheduler.sweep_waiting(start)
         end = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
         repeat = now is None and isinstance(self.clock, SystemClock)
         if not self.running:

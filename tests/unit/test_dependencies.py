@@ -195,3 +195,17 @@ def test_a_parent_filtered_out_of_a_slot_fails_the_child_run_at_the_sweep() -> N
     (failed,) = app.scheduler.sweep_waiting(at(12, 6))
     assert failed.state is RunState.UPSTREAM_FAILED
     assert failed.error == "UpstreamFailed: parent schedule 'a' has no run for this slot (filtered)"
+
+
+def test_the_next_rota_run_pass_sweeps_what_an_earlier_one_left_waiting() -> None:
+    app = make_test_rota(at(12))
+    app.job(step)
+    app.schedule(step, "a").named("a").every_five_minutes().unless_between("12:04", "12:06")
+    app.schedule(step, "b").named("b").after("a")
+    run_due(app, at(12, 5))
+    assert states(app, "b") == [(at(12, 5), RunState.WAITING)]
+    run_due(app, at(12, 10))
+    assert states(app, "b") == [
+        (at(12, 5), RunState.UPSTREAM_FAILED),
+        (at(12, 10), RunState.SUCCEEDED),
+    ]
