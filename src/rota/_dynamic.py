@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from rota._hook_methods import HOOK_EVENTS
 from rota.errors import (
     InvalidSchedule,
     ScheduleExists,
@@ -49,6 +50,13 @@ def check(app: Rota, schedule: Schedule, lookup: Callable[[str], Schedule | None
             f"schedule {schedule.name!r}: when()/skip() conditions are code, which a schedule "
             "created at run time cannot keep; use between(), unless_between(), days or "
             "environments()"
+        )
+    hooked = [event for event in HOOK_EVENTS if schedule.hooks_for(event)]
+    if hooked:
+        raise InvalidSchedule(
+            f"schedule {schedule.name!r}: on_{hooked[0]}() hooks are code, which a schedule "
+            "created at run time cannot keep; use ping URLs (then_ping, ping_on_failure …) "
+            "or the app's own hooks (@rota.on_failure …)"
         )
     _ = schedule.trigger  # compiles: a bad expression fails here
     from rota._dependencies import link_dynamic

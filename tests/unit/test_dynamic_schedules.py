@@ -98,6 +98,15 @@ def test_callable_conditions_cannot_be_stored(app: Rota) -> None:
     assert app.store.get_schedule("b") is None
 
 
+def test_callable_hooks_cannot_be_stored(app: Rota) -> None:
+    s = app.new_schedule(backup).named("b").hourly().on_failure(print)
+    with pytest.raises(InvalidSchedule, match=r"on_failure\(\) hooks are code.*then_ping"):
+        app.add_schedule(s)
+    assert app.store.get_schedule("b") is None
+    app.add_schedule(app.new_schedule(backup).named("b").hourly().then_ping("http://x/p"))
+    assert app.get_schedule("b").spec["policies"]["pings"]["after"] == ["http://x/p"]
+
+
 def test_a_taken_name_is_refused(app: Rota) -> None:
     app.schedule(backup).named("nightly").daily()
     app.sync_schedules()
