@@ -274,6 +274,27 @@ class Store(ABC):
         """``insert_run`` for each, in order; backends may batch it."""
         return [self.insert_run(run) for run in runs]
 
+    def fire(
+        self, runs: Sequence[Run], advances: Sequence[Advance]
+    ) -> tuple[list[bool], list[bool]]:
+        """``insert_runs(runs)``, then ``advance_schedules(advances)``: a scheduler tick's writes.
+
+        Exactly those two calls' results and guarantees; a backend may make
+        them one transaction or one round trip (a tick's latency is mostly
+        its commits). The runs are never visible after the advances: a
+        process dying in between leaves the schedule due, and the next tick
+        plans the same slots and inserts nothing twice (the run ids are
+        deterministic). A naive datetime raises ``NaiveDatetime`` before
+        anything is written.
+        """
+        from rota.stores import _codec  # imports this module
+
+        for a in advances:
+            for value, what in ((a.last_slot, "last_slot"), (a.next_due, "next_due")):
+                if value is not None:
+                    _codec.utc(value, what)
+        return self.insert_runs(runs), self.advance_schedules(advances)
+
     # -- runs: reading ---------------------------------------------------
 
     @abstractmethod

@@ -255,15 +255,7 @@ class PostgresStore(Store):
         A name given more than once is advanced in rounds, each in the same
         transaction, so that every item sees what the one before it did.
         """
-        rows = [
-            {
-                "name": a.name,
-                "expected_version": a.expected_version,
-                "last_slot": aware(a.last_slot, "last_slot"),
-                "next_due": aware(a.next_due, "next_due"),
-            }
-            for a in advances
-        ]
+        rows = _advance_rows(advances)
         if not rows:
             return []
         return self._batched("advance_schedules", "name", "names", rows)
@@ -277,22 +269,26 @@ class PostgresStore(Store):
         The statements take distinct keys: a key repeated goes into a later
         round, in the same transaction, as if the items ran one by one.
         """
-        rounds: list[list[int]] = []
-        seen: dict[str, int] = {}
-        for n, row in enumerate(rows):
-            k = seen[row[key]] = seen.get(row[key], -1) + 1
-            if k == len(rounds):
-                rounds.append([])
-            rounds[k].append(n)
+        rounds = _rounds([row[key] for row in rows])
         done = [False] * len(rows)
         with self._transaction() if len(rounds) > 1 else self._connection() as conn:
             for members in rounds:
-                params: dict[str, Any] = {col: [rows[n][col] for n in members] for col in rows[0]}
-                got = conn.execute(_Q[query], params | {"me": self._me}, binary=True).fetchone()
-                hit = set(got[returned]) if got else set()
-                for n in members:
-                    done[n] = rows[n][key] in hit
+                self._round(conn, query, (key, returned), rows, members, done)
         return done
+
+    def _round(
+        self,
+        conn: Connection,
+        query: str,
+        keys: tuple[str, str],
+        rows: list[dict[str, Any]],
+        members: list[int],
+        done: list[bool],
+    ) -> None:
+        """One round of ``_batched``: ``done[n]`` for each of ``members``."""
+        params: dict[str, Any] = {col: [rows[n][col] for n in members] for col in rows[0]}
+        got = conn.execute(_Q[query], params | {"me": self._me}, binary=True).fetchone()
+        _mark(done, rows, members, keys[0], got[keys[1]] if got else None)
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._one("delete_schedule", {"name": name, "me": self._me}) is not None
@@ -326,13 +322,40 @@ class PostgresStore(Store):
         """
         if not runs:
             return []
-        rows = [run_params(run) for run in sorted(runs, key=lambda run: run.id)]
-        params: dict[str, Any] = {col: [row[col] for row in rows] for col in rows[0]}
-        row = self._one("insert_runs", params | {"me": self._me})
+        row = self._one("insert_runs", _run_arrays(runs) | {"me": self._me})
         inserted = _firsts_in([run.id for run in runs], row["ids"] if row else ())
         if any(inserted):
             self._woken_here()
         return inserted
+
+    def fire(
+        self, runs: Sequence[Run], advances: Sequence[Advance]
+    ) -> tuple[list[bool], list[bool]]:
+        """``insert_runs`` and ``advance_schedules`` in one statement (the ``fire``
+        query): one round trip, one transaction, one commit.
+
+        Every row is encoded (a naive datetime refused) before anything is
+        sent. Locks are taken as the two calls take them, runs by id, then
+        schedules by name. A name given more than once is advanced in later
+        rounds, in the same transaction.
+        """
+        if not runs or not advances:
+            return self.insert_runs(runs), self.advance_schedules(advances)
+        params = _run_arrays(runs)
+        rows = _advance_rows(advances)
+        rounds = _rounds([row["name"] for row in rows])
+        params |= {f"a_{col}": [rows[n][col] for n in rounds[0]] for col in rows[0]}
+        advanced = [False] * len(rows)
+        with self._transaction() if len(rounds) > 1 else self._connection() as conn:
+            got = conn.execute(_Q["fire"], params | {"me": self._me}, binary=True).fetchone()
+            assert got is not None  # an aggregate: always one row
+            _mark(advanced, rows, rounds[0], "name", got["names"])
+            for members in rounds[1:]:
+                self._round(conn, "advance_schedules", ("name", "names"), rows, members, advanced)
+        inserted = _firsts_in([run.id for run in runs], got["ids"] or ())
+        if any(inserted):
+            self._woken_here()
+        return inserted, advanced
 
     # -- runs: reading ---------------------------------------------------
 
@@ -558,6 +581,51 @@ class PostgresStore(Store):
         time listens; another waiting meanwhile sees only this process's wake-ups.
         """
         return self._wakeups.wait(timeout)
+
+
+def _run_arrays(runs: Sequence[Run]) -> dict[str, list[Any]]:
+    """The ``insert_runs`` parameters: one array per column, rows sorted by id
+    (stably: of a repeated id the first comes first)."""
+    rows = [run_params(run) for run in sorted(runs, key=lambda run: run.id)]
+    return {col: [row[col] for row in rows] for col in rows[0]}
+
+
+def _advance_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
+    """The ``advance_schedules`` rows; refuses a naive datetime first."""
+    return [
+        {
+            "name": a.name,
+            "expected_version": a.expected_version,
+            "last_slot": aware(a.last_slot, "last_slot"),
+            "next_due": aware(a.next_due, "next_due"),
+        }
+        for a in advances
+    ]
+
+
+def _rounds(keys: Sequence[str]) -> list[list[int]]:
+    """Item indexes in rounds of distinct keys: a key's k-th item goes in round k."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for n, key in enumerate(keys):
+        k = seen[key] = seen.get(key, -1) + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(n)
+    return rounds
+
+
+def _mark(
+    done: list[bool],
+    rows: list[dict[str, Any]],
+    members: list[int],
+    key: str,
+    returned: Iterable[str] | None,
+) -> None:
+    """``done[n]``: whether the key of row ``n`` (each of ``members``) came back."""
+    hit = set(returned or ())
+    for n in members:
+        done[n] = rows[n][key] in hit
 
 
 def _firsts_in(keys: Sequence[str], stored: Iterable[str]) -> list[bool]:

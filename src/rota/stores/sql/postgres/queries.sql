@@ -173,6 +173,54 @@ WITH inserted AS (
 )
 SELECT array_agg(id) AS ids, notify_waiters(%(me)s) FROM inserted HAVING count(*) > 0
 
+-- name: fire
+-- insert_runs, then advance_schedules (distinct names), in one statement: one
+-- round trip and one commit for a scheduler tick. Everything the two do
+-- apart holds here, and so does their order: ``locked`` reads ``inserted``
+-- (a one-time filter), so every run is inserted (its id locked, in id order)
+-- before the first schedule is locked (in name order). Two schedulers firing
+-- overlapping batches then wait for each other in one order, never in a
+-- cycle. The inserted ids and the advanced names come back as two arrays,
+-- with one notification when a run was inserted.
+WITH inserted AS (
+    INSERT INTO runs
+        (id, job, state, schedule, slot, created_at, available_at, queue, priority,
+         exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
+         started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
+         result, error, traceback, log, checkpoint, progress_done, progress_total)
+    SELECT * FROM unnest(
+        %(id)b::text[], %(job)b::text[], %(state)b::text[], %(schedule)b::text[],
+        %(slot)b::timestamptz[], %(created_at)b::timestamptz[], %(available_at)b::timestamptz[],
+        %(queue)b::text[], %(priority)b::integer[], %(exclusive)b::boolean[],
+        %(max_attempts)b::integer[], %(options)b::json[], %(args)b::json[], %(kwargs)b::json[],
+        %(attempt)b::integer[], %(host)b::text[], %(manual)b::boolean[], %(parents)b::json[],
+        %(started_at)b::timestamptz[], %(finished_at)b::timestamptz[], %(worker)b::text[],
+        %(lease_token)b::text[], %(lease_expires_at)b::timestamptz[],
+        %(cancel_requested)b::boolean[], %(result)b::json[], %(error)b::text[],
+        %(traceback)b::text[], %(log)b::text[], %(checkpoint)b::json[],
+        %(progress_done)b::double precision[], %(progress_total)b::double precision[])
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), locked AS MATERIALIZED (
+    SELECT name FROM schedules
+    WHERE name = ANY (%(a_name)b::text[]) AND (SELECT count(*) FROM inserted) >= 0
+    ORDER BY name
+    FOR UPDATE
+), advanced AS (
+    UPDATE schedules AS s SET
+        last_slot = i.last_slot, next_due = i.next_due, version = s.version + 1
+    FROM unnest(
+        %(a_name)b::text[], %(a_expected_version)b::bigint[],
+        %(a_last_slot)b::timestamptz[], %(a_next_due)b::timestamptz[]
+    ) AS i (name, expected_version, last_slot, next_due)
+    WHERE s.name = i.name AND s.version = i.expected_version
+      AND s.name IN (SELECT name FROM locked)
+    RETURNING s.name
+)
+SELECT (SELECT array_agg(id) FROM inserted) AS ids,
+       (SELECT array_agg(name) FROM advanced) AS names,
+       CASE WHEN EXISTS (SELECT FROM inserted) THEN notify_waiters(%(me)s) END AS notified
+
 -- name: update_run
 UPDATE runs SET
     state = %(state)s, available_at = %(available_at)s, attempt = %(attempt)s,
