@@ -617,7 +617,9 @@ class Breakdown:
 _STORE_CALLS = (
     "due_schedules",
     "active_runs",
-    "insert_runs",
+    "active_runs_for",
+    "fire",
+    "settle_waiting",
     "advance_schedule",
     "prune_runs",
     "get_schedule",
@@ -658,6 +660,7 @@ def child(args: argparse.Namespace) -> None:
 
     def tick(k: int, *, before: Callable[[], None] | None = None) -> float:
         make_due(k)
+        store.wait_for_activity(0.001)  # the loop idles between ticks (SQLite checkpoints then)
         if before is not None:
             before()
         started = time.perf_counter()
@@ -676,7 +679,7 @@ def child(args: argparse.Namespace) -> None:
     def instrument() -> None:
         for name in _STORE_CALLS:
             breakdown.wrap(store, name)
-        breakdown.wrap(scheduler, "resolve", "resolve (Schedule.from_spec)")
+        breakdown.wrap(scheduler, "resolve", "resolve (read the spec)")
         breakdown.wrap(scheduler, "plan", "plan (incl. cron compile)")
         breakdown.wrap(scheduler, "_template", "run template")
         breakdown.wrap(Schedule, "_compile", "cron compile (Schedule._compile)")

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota._hooks import Hooks
 from rota._planning import (
@@ -41,18 +41,24 @@ from rota._planning import (
     plan_slots,
     run_options,
 )
+from rota._policies import Policies
 from rota._reclaim import reclaim_lapsed
 from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
 from rota.config import SchedulerConfig, default_host
 from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
-from rota.runs import JSON, Run, RunState, run_id_for
+from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
 from rota.schedule import Schedule
 from rota.stores.base import Advance, ScheduleRecord, Store
 
+if TYPE_CHECKING:
+    from rota._firing import Fireable
+
 log = logging.getLogger("rota.scheduler")
 
-Resolve = Callable[[ScheduleRecord], Schedule]
+Resolve = Callable[[ScheduleRecord], "Fireable"]
+_SETTINGS_KEPT = 256
+"""Distinct (policies, job) pairs whose run settings a scheduler keeps (``_run_settings``)."""
 
 
 # -- per-host progress records -------------------------------------------------------
@@ -162,8 +168,8 @@ class TickReport:
 class Scheduler:
     """Turns due slots into runs. Safe to run any number of instances against one store.
 
-    ``resolve`` rebuilds the ``Schedule`` behind a stored record (the app's
-    code object for code schedules, ``Schedule.from_spec`` otherwise) and may
+    ``resolve`` rebuilds the schedule behind a stored record (the app's
+    code object for code schedules, ``rota._firing`` otherwise) and may
     raise a ``RotaError``: that schedule is then left due, logged once, and
     retried every tick. ``jobs`` supplies each job's default options.
     """
@@ -192,6 +198,9 @@ class Scheduler:
         self._budget = Budget(self.config.max_missed_records, self.config.scan_limit)
         self._left: set[str] = set()
         self._logged: set[tuple[str, int]] = set()
+        self._settings: dict[
+            tuple[int, int], tuple[Policies, Job | None, tuple[RunOptions, str, int]]
+        ] = {}
 
     # -- one tick ------------------------------------------------------------------------------
 
@@ -199,9 +208,9 @@ class Scheduler:
         """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs.
 
         Planning is done for the whole batch first; the store is then asked
-        once for the active runs (overlap), once to insert every run and once
-        to record every schedule's progress, so a tick costs a handful of
-        round trips however many schedules are due.
+        once for the active runs (overlap) and once to insert every run and
+        record every schedule's progress (``Store.fire``), so a tick costs a
+        handful of round trips however many schedules are due.
         """
         now = self.clock.now() if now is None else now
         due = self.store.due_schedules(now, self.config.batch_size)
@@ -275,7 +284,7 @@ class Scheduler:
         self._left.add(record.name)
         return TickReport(left=1)
 
-    def _load(self, record: ScheduleRecord) -> Schedule | None:
+    def _load(self, record: ScheduleRecord) -> Fireable | None:
         try:
             return self.resolve(record)
         except RotaError as exc:
@@ -291,7 +300,7 @@ class Scheduler:
 
     # -- planning and inserting ---------------------------------------------------------------
 
-    def plan(self, progress: ScheduleRecord, schedule: Schedule, now: datetime) -> SlotPlan:
+    def plan(self, progress: ScheduleRecord, schedule: Fireable, now: datetime) -> SlotPlan:
         """Which slots of ``progress``'s window fire, are missed or filtered at ``now``."""
         start = progress.next_due if progress.next_due is not None else now
         return plan_slots(
@@ -308,7 +317,7 @@ class Scheduler:
         self,
         progress: ScheduleRecord,
         name: str,
-        schedule: Schedule,
+        schedule: Fireable,
         now: datetime,
         *,
         host: str | None,
@@ -316,7 +325,10 @@ class Scheduler:
         """Plan one schedule's window and stamp out its runs; nothing is written yet."""
         plan = self.plan(progress, schedule, now)
         template = self._template(name, schedule, host)
-        reason = f"missed: no scheduler ran in time (catch-up {schedule.policies.catch_up!r})"
+        missed: list[Run] = []
+        if plan.missed:
+            reason = f"missed: no scheduler ran in time (catch-up {schedule.policies.catch_up!r})"
+            missed = [template.make(slot, RunState.MISSED, now, reason) for slot in plan.missed]
         return _Pending(
             progress=progress,
             name=name,
@@ -324,7 +336,7 @@ class Scheduler:
             overlap=schedule.policies.overlap,
             plan=plan,
             queued=[template.make(slot, RunState.QUEUED, now) for slot in plan.fire],
-            missed=[template.make(slot, RunState.MISSED, now, reason) for slot in plan.missed],
+            missed=missed,
         )
 
     def _fire_batch(self, batch: Sequence[_Pending], now: datetime) -> TickReport:
@@ -343,14 +355,13 @@ class Scheduler:
             to_cancel.extend(decision.cancel)
             runs += [*pending.missed, *waiting, *decision.insert]
         cancelled = self._cancel(to_cancel, now)
-        inserted = [run for run, ok in zip(runs, self.store.insert_runs(runs), strict=True) if ok]
+        advances = [
+            Advance(p.progress.name, p.progress.version, p.plan.last_slot, p.plan.next_due)
+            for p in batch
+        ]
+        done, _ = self.store.fire(runs, advances)
+        inserted = [run for run, ok in zip(runs, done, strict=True) if ok]
         self._settle(inserted, now)
-        self.store.advance_schedules(
-            [
-                Advance(p.progress.name, p.progress.version, p.plan.last_slot, p.plan.next_due)
-                for p in batch
-            ]
-        )
         for name in sorted({r.schedule for r in inserted if r.state.is_terminal and r.schedule}):
             self.store.prune_runs(name, self.config.keep_runs)
         return _report(inserted, sum(p.plan.filtered for p in batch), cancelled)
@@ -362,21 +373,38 @@ class Scheduler:
         if ids:
             self.store.settle_waiting(ids, now=now)
 
-    def _template(self, name: str, schedule: Schedule, host: str | None) -> RunTemplate:
-        job = self._job(schedule.job)
-        queue, priority = placement(schedule.policies, job)
+    def _template(self, name: str, schedule: Fireable, host: str | None) -> RunTemplate:
+        policies = schedule.policies
+        options, queue, priority = self._run_settings(policies, self._job(schedule.job))
         return RunTemplate(
             schedule=name,
             job=schedule.job,
             args=schedule.args,
             kwargs=schedule.kwargs,
-            options=run_options(schedule.policies, job),
+            options=options,
             queue=queue,
             priority=priority,
-            jitter=schedule.policies.jitter,
+            jitter=policies.jitter,
             host=host,
             after=schedule.after_names,
         )
+
+    def _run_settings(self, policies: Policies, job: Job | None) -> tuple[RunOptions, str, int]:
+        """(options, queue, priority) of the runs of a schedule with ``policies`` and ``job``.
+
+        Kept per (policies, job) object pair: equal policies specs load as one
+        shared ``Policies``, so the schedules of a busy tick share a few entries
+        and their runs one ``RunOptions`` (whose JSON the stores then encode once).
+        """
+        key = (id(policies), id(job))
+        found = self._settings.get(key)
+        if found is None or found[0] is not policies or found[1] is not job:
+            if len(self._settings) >= _SETTINGS_KEPT:
+                self._settings.clear()
+            queue, priority = placement(policies, job)
+            found = (policies, job, (run_options(policies, job), queue, priority))
+            self._settings[key] = found
+        return found[2]
 
     def _job(self, name: str) -> Job | None:
         if self.jobs is None or name not in self.jobs:
@@ -465,7 +493,7 @@ class Scheduler:
 
     # -- per-host progress ------------------------------------------------------------------------
 
-    def ensure_host_record(self, base: ScheduleRecord, schedule: Schedule, now: datetime) -> None:
+    def ensure_host_record(self, base: ScheduleRecord, schedule: Fireable, now: datetime) -> None:
         """Make sure this host keeps progress for the ``on_each_server`` schedule ``base``.
 
         A new record counts from the start of the current minute; a dormant

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rota.config import SchedulerConfig
+from rota.jobs import JobRegistry, job_from_callable
 from rota.runs import Run, RunState
 from rota.schedule import Schedule
 from rota.scheduler import Scheduler, new_record
@@ -103,3 +104,29 @@ def test_batched_overlap_still_skips_each_schedule_with_an_active_run() -> None:
     assert report.fired == 0
     skipped = store.list_runs(states=[RunState.SKIPPED], limit=100)
     assert len({run.schedule for run in skipped}) == 10
+
+
+def _send(user_id: int) -> None:
+    """The job of ``declare_many``'s schedules."""
+
+
+def test_runs_of_equal_policies_share_one_options_object_with_the_jobs_defaults() -> None:
+    store = CountingStore()
+    declare_many(store, 3)
+    own = Schedule("reminders.send", kwargs={"user_id": 99}).every_minute().timeout(5)
+    assert store.save_schedule(new_record(own, NOON), expected_version=None) is not None
+    jobs = JobRegistry()
+    jobs.add(job_from_callable(_send, name="reminders.send", timeout=30, retries=2))
+    ticker = Scheduler(store, _from_spec, clock=FakeClock(NOON), host="a", jobs=jobs)
+    runs = ticker.tick(NOON + timedelta(seconds=1)).runs
+    by_user = {run.kwargs["user_id"]: run.options for run in runs}
+    assert sorted(by_user) == [0, 1, 2, 99]
+    assert [by_user[i].timeout for i in (0, 1, 2, 99)] == [30.0, 30.0, 30.0, 5.0]
+    assert {by_user[i].max_attempts for i in (0, 1, 2, 99)} == {3}
+    assert len({id(by_user[i]) for i in (0, 1, 2)}) == 1  # one RunOptions, encoded once
+    later = ticker.tick(NOON + timedelta(minutes=1, seconds=1)).runs  # skipped: still queued
+    assert {id(run.options) for run in later if run.kwargs["user_id"] != 99} == {id(by_user[0])}
+
+
+def _from_spec(record: ScheduleRecord) -> Schedule:
+    return Schedule.from_spec(record.spec)

@@ -89,6 +89,27 @@ def _options(text: str) -> RunOptions:
     return RunOptions.from_json(json.loads(text))
 
 
+_OPTIONS_TEXT: dict[int, tuple[RunOptions, str]] = {}
+_OPTIONS_KEPT = 256
+
+
+def options_text(options: RunOptions) -> str:
+    """The JSON text of ``options``, encoded once per ``RunOptions`` object.
+
+    A scheduler tick's runs share a handful of option objects (one per
+    schedule policies and job), so most runs skip the encode. Keyed by
+    identity, holding the object so its id cannot be reused meanwhile.
+    """
+    found = _OPTIONS_TEXT.get(id(options))
+    if found is not None and found[0] is options:
+        return found[1]
+    text = dumps(options.to_json(), "options")
+    if len(_OPTIONS_TEXT) >= _OPTIONS_KEPT:
+        _OPTIONS_TEXT.clear()
+    _OPTIONS_TEXT[id(options)] = (options, text)
+    return text
+
+
 def canonical(value: JSON, what: str) -> JSON:
     """``value`` as it comes back from JSON (tuples become lists, …): a private copy."""
     return json.loads(dumps(value, what))
@@ -120,7 +141,7 @@ def run_to_row(run: Run) -> dict[str, Any]:
         "priority": run.priority,
         "exclusive": int(run.options.exclusive),
         "max_attempts": run.options.max_attempts,
-        "options": dumps(run.options.to_json(), "options"),
+        "options": options_text(run.options),
         "args": dumps(list(args), f"arguments of run {run.id!r}") if args else "[]",
         "kwargs": dumps(dict(kwargs), f"keyword arguments of run {run.id!r}") if kwargs else "{}",
         "attempt": run.attempt,
