@@ -156,6 +156,9 @@ class Worker:
         self._cost = math.inf
         """Seconds per run, smoothed: below ``_FAST_RUN`` the worker claims ahead."""
         self._outage = Outage(log, f"worker {self.name}", clock, rng=self._rng)
+        self._writes_outage = Outage(log, f"worker {self.name}", clock, rng=self._rng)
+        """Outcome writes' own view of an outage: they retry beside the claims (see
+        ``_flush_behind``), and a claim that works must not end their outage."""
         self._lease_until: dict[str, float] = {}
         """Run id -> when (clock monotonic) its lease, as last claimed or renewed, lapses."""
         self._closing = threading.Event()
@@ -165,6 +168,10 @@ class Worker:
         )
         """Decided outcomes of quick runs, written a batch at a time; their runs stay
         held (heartbeats go on) until written."""
+        self._behind = threading.Condition(threading.Lock())
+        self._behind_wanted = False
+        self._flusher: threading.Thread | None = None
+        """Writes full batches of quick runs' outcomes while the runner goes on."""
 
     # -- public ----------------------------------------------------------
 
@@ -200,6 +207,7 @@ class Worker:
         finally:
             self._pending_thread = None
             if not self._stopped:
+                self._stop_flusher()
                 self._outbox.stop()
                 self._stop_monitor()
             self._pending_lock.release()
@@ -450,11 +458,16 @@ class Worker:
                 self._drive(execution)
                 cost = time.perf_counter() - started
                 self._cost = cost if self._cost == math.inf else 0.8 * self._cost + 0.2 * cost
-                if self._cost >= _FAST_RUN or self._outbox.waiting >= _FINISH_BATCH:
+                if self._cost >= _FAST_RUN:
                     self._outbox.flush()
+                elif self._outbox.waiting >= _FINISH_BATCH:
+                    self._flush_behind()
         finally:
-            try:
-                self._outbox.flush()  # the local queue drained (or the worker stops)
+            try:  # the local queue drained (or the worker stops)
+                if self._outbox.waiting and self._cost < _FAST_RUN:
+                    self._flush_behind()
+                elif self._outbox.waiting:
+                    self._outbox.flush()
             finally:
                 with self._changed:
                     self._busy -= 1
@@ -485,6 +498,45 @@ class Worker:
                 outcome.state,
                 extra={"event": "run.late_result", "run_id": execution.run.id},
             )
+
+    def _flush_behind(self) -> None:
+        """Have the flusher thread write the outbox, while this runner goes on to the
+        next runs or the next claim: the store works on the one while Python does the
+        other. The runs stay held until written, as with any batch. Once the worker
+        shuts down, written here instead (under the lock: no thread starts after
+        ``_stop_flusher``)."""
+        with self._behind:
+            if self._closing.is_set():
+                self._outbox.flush()
+                return
+            if self._flusher is None:
+                name = f"rota-flush-{self.name}"
+                self._flusher = threading.Thread(target=self._flushing, name=name, daemon=True)
+                self._flusher.start()
+            self._behind_wanted = True
+            self._behind.notify()
+
+    def _flushing(self) -> None:
+        while True:
+            with self._behind:
+                while not self._behind_wanted:
+                    if self._flusher is not threading.current_thread():
+                        return
+                    self._behind.wait()
+                self._behind_wanted = False
+            try:
+                self._outbox.flush()
+            except Exception:  # _write handles its own errors; keep the thread anyway
+                log.exception("writing outcomes failed", extra={"event": "worker.error"})
+
+    def _stop_flusher(self) -> None:
+        """End the flusher thread once it has written what it was asked to."""
+        with self._behind:
+            flusher, self._flusher = self._flusher, None
+            self._behind_wanted = True  # one last look, then it sees it is not the flusher
+            self._behind.notify()
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join()
 
     # -- deciding --------------------------------------------------------
 
@@ -596,7 +648,7 @@ class Worker:
             try:
                 done = self._finish_runs(finishes)
             except StoreUnavailable as error:
-                delay = self._outage.failed(error, _recording(batch))
+                delay = self._writes_outage.failed(error, _recording(batch))
                 now = self.clock.monotonic()
                 lapse = {i: self._lease_until.get(items[i][0].run.id, -math.inf) for i in left}
                 if not retry or self._closing.is_set():
@@ -606,7 +658,7 @@ class Worker:
                 if left:
                     self.clock.wait(self._closing, min(delay, max(lapse[i] for i in left) - now))
                 continue
-            self._outage.succeeded()
+            self._writes_outage.succeeded()
             results.update(zip(left, done, strict=True))
             break
         return [results[i] for i in range(len(items))]
@@ -759,6 +811,7 @@ class Worker:
 
     def _shutdown_resources(self) -> None:
         self._closing.set()
+        self._stop_flusher()
         self._outbox.stop()  # empty by now unless the drain timed out: tried once
         self._stop_monitor()
         if self._threads is not None:

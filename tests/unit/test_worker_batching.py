@@ -166,6 +166,35 @@ def test_stop_writes_every_outcome_before_it_returns(
     assert sorted(events(caplog, "run.succeeded")) == sorted(succeeded)
 
 
+def test_the_next_claim_goes_out_while_a_batch_of_outcomes_is_written(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first batch's write waits until a claim has gone out meanwhile: a worker
+    # that wrote before it claimed would never get there (and fail the test).
+    runs = h.queue(h.job(noop, name="noop"), 64)
+    writing, claimed_meanwhile = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+    claim, finish = h.store.claim_runs, h.store.finish_runs
+
+    def claiming(**kwargs: Any) -> list[Run]:
+        if writing.is_set():
+            claimed_meanwhile.set()
+        return claim(**kwargs)
+
+    def finishing(finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime) -> list[bool]:
+        if not writing.is_set():
+            writing.set()
+            overlapped.append(claimed_meanwhile.wait(DEADLINE))
+        return finish(finishes, now=now)
+
+    monkeypatch.setattr(h.store, "claim_runs", claiming)
+    monkeypatch.setattr(h.store, "finish_runs", finishing)
+    done = h.worker().run_pending()
+    assert overlapped == [True]
+    assert [r.state for r in done] == [RunState.SUCCEEDED] * 64
+    assert h.states(runs) == [RunState.SUCCEEDED] * 64
+
+
 def test_run_pending_reads_its_runs_back_in_one_call(h: Harness) -> None:
     job = h.job(noop, name="noop")
     runs = h.queue(job, 50)
