@@ -23,7 +23,7 @@ from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run, RunState
 from rota.stores import open_store
 from rota.stores._redis_codec import insert_batch, parse_url, run_fields
-from rota.stores.base import Outcome, Store
+from rota.stores.base import Advance, Outcome, Store
 from rota.stores.memory import MemoryStore
 from rota.stores.redis import RedisStore
 
@@ -591,3 +591,77 @@ def test_insert_runs_is_one_command_per_call(
     assert sent == ["EVALSHA"]
     assert store.insert_runs([make_run("r0000"), make_run("new")]) == [False, True]
     assert sent == ["EVALSHA"] * 2
+
+
+def _counting(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The commands ``store`` sends from here on, by name."""
+    client: Any = store._connected()
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    return sent
+
+
+def test_fire_is_one_command(
+    make: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make()
+    store.fire([make_run("warm-up")], [Advance("nobody", 1, None, None)])  # scripts cached
+    records = [make_schedule(f"s{i}", next_due=float(i)) for i in range(3)]
+    assert store.insert_schedules(records) == [True] * 3
+    sent = _counting(store, monkeypatch)
+    runs = [make_run(f"r{i}", schedule=f"s{i}") for i in range(3)]
+    advances = [Advance(f"s{i}", 1, at(i), at(60 + i)) for i in range(3)]
+    stale = Advance("s0", 1, at(0), at(99))  # s0 is at version 2 by then: refused
+    assert store.fire([*runs, runs[0]], [*advances, stale]) == (
+        [True, True, True, False],
+        [True, True, True, False],
+    )
+    assert sent == ["EVALSHA"]
+    assert [(r.name, r.version, r.next_due) for r in store.due_schedules(at(100), 10)] == [
+        ("s0", 2, at(60)),
+        ("s1", 2, at(61)),
+        ("s2", 2, at(62)),
+    ]
+
+
+def test_due_schedules_reads_what_get_schedule_reads(make: Callable[..., RedisStore]) -> None:
+    store = make()
+    plain = make_schedule("plain", next_due=5.0)
+    odd = make_schedule('odd "name" é/\\', next_due=1.0, last_slot=at(-60), per_host=True)
+    for record in (plain, odd):
+        assert store.save_schedule(record, expected_version=None) is not None
+    due = store.due_schedules(at(10), 10)
+    assert due == [store.get_schedule(odd.name), store.get_schedule("plain")]
+    assert store.due_schedules(at(2), 10) == due[:1]
+    assert store.due_schedules(at(10), 0) == []
+
+
+def test_claims_and_finishes_are_one_command_each_and_settle_skips_unwaited_runs(
+    make: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make()
+    store.insert_runs([make_run(f"r{i}", schedule=None) for i in range(4)])
+    store.insert_run(make_run("c", state=RunState.WAITING, parents=("r3",)))
+    runs = store.claim_runs(worker="w", now=NOW, limit=4, lease_seconds=LEASE)
+    assert len({run.lease_token for run in runs}) == 4
+    assert all(len(run.lease_token or "") == 32 for run in runs)
+    sent = _counting(store, monkeypatch)
+    finishes = [(run.id, run.lease_token or "", ok()) for run in runs]
+    assert store.finish_runs([*finishes, ("r0", "stale", ok())], now=at(1)) == [True] * 4 + [False]
+    assert sent == ["EVALSHA"]
+    # r0..r2: no run waited for them as they finished; r3 has a waiting child
+    assert store.settle_waiting(["r0", "r1", "r2"], now=at(2)) == []
+    assert sent == ["EVALSHA"]
+    [child] = store.settle_waiting(["r3"], now=at(2))
+    assert (child.id, child.state) == ("c", RunState.QUEUED)
+    # a run waiting for r0, inserted after r0 ended: its inserter settles it
+    store.insert_run(make_run("late", state=RunState.WAITING, parents=("r0",)))
+    [late] = store.settle_waiting(["late"], now=at(3))
+    assert late.state is RunState.QUEUED
+    assert store.settle_waiting(["r0"], now=at(3)) == []  # looked up this time: nothing waits

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from rota.errors import ConfigurationError
 from rota.runs import Run, RunState
 from rota.stores import _codec, _rules
-from rota.stores.base import Outcome, ScheduleRecord, check_finish_state
+from rota.stores.base import Advance, Outcome, ScheduleRecord, check_finish_state
 
 DEFAULT_PREFIX = "rota"
 DEFAULT_TTL_DAYS = 30.0
@@ -171,6 +171,11 @@ def run_fields(run: Run) -> list[str]:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def encode(value: Any) -> str:
+    """Compact JSON (what the scripts' batch arguments are), non-ASCII kept as is."""
+    return _ENCODE(value)
+
+
 def insert_batch(runs: Sequence[Run]) -> str:
     """``insert_runs.lua``'s ARGV: the JSON of ``[run_fields(run), …]``, built for
     speed (``insert_runs`` of a thousand runs is what ``enqueue_many`` does): the
@@ -256,6 +261,25 @@ def insert_batch(runs: Sequence[Run]) -> str:
     return _ENCODE(batch)
 
 
+def advance_batch(advances: Sequence[Advance]) -> str:
+    """``advance_schedules.lua``'s ARGV: the JSON of ``[[name, expected version,
+    last_slot or '', next_due or ''], …]``, times in microseconds."""
+    opt_to_us = _codec.opt_to_us
+    batch = []
+    for a in advances:
+        last = opt_to_us(a.last_slot, "last_slot")
+        due = opt_to_us(a.next_due, "next_due")
+        batch.append(
+            [
+                a.name,
+                str(int(a.expected_version)),
+                "" if last is None else str(last),
+                "" if due is None else str(due),
+            ]
+        )
+    return _ENCODE(batch)
+
+
 def finish_args(run_id: str, outcome: Outcome, now: datetime) -> list[str]:
     """``finish_run.lua``'s ARGV after id and token: give back the attempt?, fields."""
     give_back, sets, dels = finish_fields(run_id, outcome, now)
@@ -264,24 +288,39 @@ def finish_args(run_id: str, outcome: Outcome, now: datetime) -> list[str]:
 
 def finish_fields(run_id: str, outcome: Outcome, now: datetime) -> tuple[str, list[str], list[str]]:
     """What a finish writes: ``'1'`` to give the attempt back (else ``'0'``), the
-    ``field, value, …`` to set and the fields to delete; refuses a bad outcome first."""
+    ``field, value, …`` to set and the fields to delete; refuses a bad outcome first.
+    (Every run's finish passes here: the fields of ``_rules.finish_changes``,
+    written out directly rather than through a generic row.)"""
     check_finish_state(run_id, outcome)
     changes = _rules.finish_changes(outcome, outcome.result, now)
-    row: dict[str, Any] = {
-        "state": outcome.state.value,
-        "finished_at": _codec.opt_to_us(changes["finished_at"]),
-        "lease_token": None,
-        "lease_expires_at": None,
-        "cancel_requested": 0,
-        "result": _codec.dumps(outcome.result, f"result of run {run_id!r}"),
-        "error": outcome.error,
-        "traceback": outcome.traceback,
-        "log": outcome.log,
-    }
-    if changes["available_at"] is not None:
-        row["available_at"] = _codec.to_us(changes["available_at"])
-    sets, dels = to_fields(row)
-    return str(int(_rules.gives_back_attempt(outcome))), sets, dels
+    result, finished_at, available_at = (
+        outcome.result,
+        changes["finished_at"],
+        changes["available_at"],
+    )
+    sets = [
+        "state",
+        outcome.state.value,
+        "cancel_requested",
+        "0",
+        "result",
+        "null" if result is None else _codec.dumps(result, f"result of run {run_id!r}"),
+        "log",
+        outcome.log,
+    ]
+    dels = ["lease_token", "lease_expires_at"]
+    if finished_at is None:
+        dels.append("finished_at")
+    else:
+        sets += ("finished_at", str(_codec.to_us(finished_at)))
+    if available_at is not None:
+        sets += ("available_at", str(_codec.to_us(available_at)))
+    for name, value in (("error", outcome.error), ("traceback", outcome.traceback)):
+        if value is None:
+            dels.append(name)
+        else:
+            sets += (name, value)
+    return ("1" if _rules.gives_back_attempt(outcome) else "0"), sets, dels
 
 
 def schedule_args(record: ScheduleRecord) -> list[str]:
@@ -317,6 +356,27 @@ def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
         if value is not None:
             row[name] = float(value)
     return _codec.row_to_run(row), fields.get("rev", "0")
+
+
+def schedule_from_list(item: Sequence[Any]) -> ScheduleRecord:
+    """The schedule ``due_schedules.lua`` returns as a list (its columns in the
+    order of ``_SCHEDULE_COLUMNS``, the spec parsed already)."""
+    name, job, spec, created, updated, source, paused, retired, last, due, version, per_host = item
+    from_us, opt_from_us = _codec.from_us, _codec.opt_from_us
+    return ScheduleRecord(
+        name=name,
+        job=job,
+        spec=spec,
+        created_at=from_us(created),
+        updated_at=from_us(updated),
+        source=source,
+        paused=bool(paused),
+        retired=bool(retired),
+        last_slot=opt_from_us(last),
+        next_due=opt_from_us(due),
+        version=version,
+        per_host=bool(per_host),
+    )
 
 
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:

@@ -50,6 +50,7 @@ next call reconnects.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,8 @@ from rota.stores.base import UNSET, Advance, LeaseStatus, Outcome, ScheduleRecor
 SCHEMA_VERSION = 1
 CAS_ATTEMPTS = 50
 """Compare-and-set retries of cancel/requeue against concurrent writers."""
+_UNWAITED_MAX = 100_000
+"""Finished runs remembered as waited for by none, at most (then forgotten at once)."""
 SCHEDULE_BATCH = 1000
 """Schedules per ``insert_schedules`` script: bigger batches are several calls,
 so that no one script keeps the server from other clients for long."""
@@ -97,6 +100,8 @@ _SCRIPTS = (
     "insert_schedules",
     "waiting_runs",
     "release_waiting",
+    "fire",
+    "due_schedules",
 )
 _Errors = (
     redis.ConnectionError,
@@ -130,6 +135,8 @@ class RedisStore(Store):
         self._client: Client | None = None
         self._scripts: dict[str, Script] = {}
         self._connecting = threading.Lock()
+        self._unwaited: set[str] = set()
+        """Runs this store finished while no run waited for them (``settle_waiting``)."""
         if self.options.cluster:
             # RedisCluster reads the cluster's layout as it is made: made on first
             # use instead, so that an unreachable cluster is StoreUnavailable there.
@@ -318,22 +325,9 @@ class RedisStore(Store):
 
     def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
         """One script call; its items in order, each a compare-and-set."""
-        batch = []
-        for a in advances:
-            last = _codec.opt_to_us(a.last_slot, "last_slot")
-            due = _codec.opt_to_us(a.next_due, "next_due")
-            batch.append(
-                [
-                    a.name,
-                    str(int(a.expected_version)),
-                    "" if last is None else str(last),
-                    "" if due is None else str(due),
-                ]
-            )
-        if not batch:
+        if not advances:
             return []
-        flags = self._run("advance_schedules", json.dumps(batch, ensure_ascii=False))
-        return [bool(flag) for flag in flags]
+        return _flags(self._run("advance_schedules", rc.advance_batch(advances)))
 
     def delete_schedule(self, name: str) -> bool:
         deleted = bool(self._run("delete_schedule", name))
@@ -342,10 +336,12 @@ class RedisStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        """One script call, whose reply holds each spec as JSON (parsed once, here)."""
         now_us = _codec.to_us(now, "now")
         if limit <= 0:
             return []
-        return self._schedules("due", "-inf", now_us, "BYSCORE", limit)
+        reply = self._run("due_schedules", now_us, limit)
+        return [rc.schedule_from_list(item) for item in json.loads(reply)]
 
     def next_due_at(self) -> datetime | None:
         first = self._call("zrange", self._base + "due", 0, 0, withscores=True)
@@ -359,10 +355,23 @@ class RedisStore(Store):
     def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
         if not runs:
             return []
-        inserted = [flag == "1" for flag in self._run("insert_runs", rc.insert_batch(runs))]
+        inserted = _flags(self._run("insert_runs", rc.insert_batch(runs)))
         if any(inserted):
             self._wakeups.bump()
         return inserted
+
+    def fire(
+        self, runs: Sequence[Run], advances: Sequence[Advance]
+    ) -> tuple[list[bool], list[bool]]:
+        """One script call (one round trip), atomic: the runs inserted, then the
+        schedules advanced, each as ``insert_runs`` and ``advance_schedules`` do."""
+        if not runs or not advances:
+            return self.insert_runs(runs), self.advance_schedules(advances)
+        reply = self._run("fire", rc.insert_batch(runs), rc.advance_batch(advances))
+        inserted, advanced = _flags(reply[0]), _flags(reply[1])
+        if any(inserted):
+            self._wakeups.bump()
+        return inserted, advanced
 
     # -- runs: reading ---------------------------------------------------
 
@@ -434,9 +443,9 @@ class RedisStore(Store):
         if limit <= 0 or (queues is not None and not queues):
             return []
         expires = now_us + round(lease_seconds * 1_000_000)
-        tokens = [_rules.new_token() for _ in range(limit)]
         filters = _claim_filter(queues, host)
-        replies = self._run("claim_runs", now_us, expires, worker, limit, *filters, *tokens)
+        prefix = secrets.token_hex(12)  # each run's token: this, then its place (8 hex digits)
+        replies = self._run("claim_runs", now_us, expires, worker, limit, *filters, prefix)
         return self._runs(replies)
 
     def renew_lease(
@@ -450,10 +459,7 @@ class RedisStore(Store):
 
     def finish_run(self, run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
         args = rc.finish_args(run_id, outcome, now)
-        finished = bool(self._run("finish_run", run_id, token, *args))
-        if finished:
-            self._wakeups.bump()
-        return finished
+        return self._finished([run_id], self._run("finish_run", run_id, token, *args))[0]
 
     def finish_runs(
         self, finishes: Sequence[tuple[str, str, Outcome]], *, now: datetime
@@ -464,14 +470,23 @@ class RedisStore(Store):
         a run to retry or released, or a schedule's last running run ended
         while others of the schedule wait.
         """
-        batch = []
+        batch: list[list[str | list[str]]] = []
         for run_id, token, outcome in finishes:
             give_back, sets, dels = rc.finish_fields(run_id, outcome, now)
             batch.append([run_id, token, give_back, sets, dels])
         if not batch:
             return []
-        flags = self._run("finish_runs", json.dumps(batch, ensure_ascii=False))
-        finished = [bool(flag) for flag in flags]
+        flags = self._run("finish_runs", rc.encode(batch))
+        return self._finished([run_id for run_id, _, _ in finishes], flags)
+
+    def _finished(self, ids: list[str], flags: str) -> list[bool]:
+        """What the finish scripts' flags say, per run; remembers the runs that no
+        run waited for as they finished (``settle_waiting`` skips them)."""
+        finished = [flag != "0" for flag in flags]
+        unwaited = self._unwaited
+        if len(unwaited) > _UNWAITED_MAX:
+            unwaited.clear()  # only a shortcut: forgetting costs a lookup later
+        unwaited.update(run_id for run_id, flag in zip(ids, flags, strict=True) if flag == "1")
         if any(finished):
             self._wakeups.bump()
         return finished
@@ -528,6 +543,26 @@ class RedisStore(Store):
         some = ["0"] if ids is None else ["1"]
         wanted = [] if ids is None else list(dict.fromkeys(ids))
         return self._runs(self._run("waiting_runs", *some, limit, *wanted))
+
+    def settle_waiting(self, ids: Sequence[str] | None = None, *, now: datetime) -> list[Run]:
+        """The contract's settle, without a round trip for runs that this store just
+        finished while no run waited for them (the finish script tells).
+
+        Skipping them is safe: a run inserted later to wait for one of them is
+        settled by whoever inserts it (the parent has ended by then), and an
+        id is skipped once only (a later call for it looks it up).
+        """
+        if ids is not None:
+            ids = [run_id for run_id in ids if not self._skip_settle(run_id)]
+            if not ids:
+                return []
+        return super().settle_waiting(ids, now=now)
+
+    def _skip_settle(self, run_id: str) -> bool:
+        if run_id in self._unwaited:
+            self._unwaited.discard(run_id)
+            return True
+        return False
 
     def release_waiting(
         self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
@@ -587,6 +622,11 @@ class RedisStore(Store):
         """Wake on a notify in this process or a write by any process using this prefix."""
         with self._guard():
             return self._wakeups.wait(timeout)
+
+
+def _flags(text: str) -> list[bool]:
+    """A script's one character per item, ``'1'`` or ``'0'``, as booleans."""
+    return [flag == "1" for flag in text]
 
 
 def _claim_filter(queues: Sequence[str] | None, host: str | None) -> list[str]:

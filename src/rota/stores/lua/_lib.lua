@@ -135,27 +135,35 @@ end
 -- set and delete the fields rota.stores._redis_codec.finish_args computed
 -- (always 'state'; 'available_at' for a run to retry or release), give the
 -- attempt back if asked, bump the revision, move the run between indexes.
--- One read of the run: the new index view is the old one with the sets.
--- Returns 1 or 0 (the token does not hold the run), and whether the finish
+-- One read of the run: the new index view is the old one with the sets, and
+-- the revision (and attempt) go with the sets. `gone` (optional) collects the
+-- ids to take out of `running`, for the caller to do in one call.
+-- Returns 1 or 0 (the token does not hold the run); whether the finish
 -- may give a worker something to claim: the run is claimable again, or it
 -- was its schedule's last running run while others of the schedule wait
--- (an exclusive one may now start).
+-- (an exclusive one may now start); and whether some run waits for it.
 local FINISH_VIEW = { 'state', 'lease_token', 'attempt', 'queue', 'priority', 'available_at',
-                      'schedule', 'created_at' }
-local function finish(id, token, give_back, sets, dels)
+                      'schedule', 'created_at', 'rev' }
+local function finish(id, token, give_back, sets, dels, gone)
   local key = run_key(id)
   local f = redis.call('HMGET', key, unpack(FINISH_VIEW))
-  if f[1] ~= 'running' or f[2] ~= token then return 0, false end
+  if f[1] ~= 'running' or f[2] ~= token then return 0, false, false end
   local state, available_at, schedule = nil, f[6], f[7]
   for k = 1, #sets, 2 do
     if sets[k] == 'state' then state = sets[k + 1]
     elseif sets[k] == 'available_at' then available_at = sets[k + 1] end
   end
-  if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+  local attempt = tonumber(f[3]) or 0
+  sets[#sets + 1] = 'rev'
+  sets[#sets + 1] = tostring((tonumber(f[9]) or 0) + 1)
+  if give_back and attempt > 0 then
+    sets[#sets + 1] = 'attempt'
+    sets[#sets + 1] = tostring(attempt - 1)
+  end
+  redis.call('HSET', key, unpack(sets))
   if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
-  redis.call('HINCRBY', key, 'rev', 1)
-  if give_back and tonumber(f[3]) > 0 then redis.call('HINCRBY', key, 'attempt', -1) end
-  redis.call('ZREM', B .. 'running', id)
+  if gone then gone[#gone + 1] = id else redis.call('ZREM', B .. 'running', id) end
+  local waited = redis.call('EXISTS', B .. 'waiters:' .. id) == 1
   local freed = false
   if schedule and redis.call('HINCRBY', B .. 'running_sched', schedule, -1) <= 0 then
     redis.call('HDEL', B .. 'running_sched', schedule)
@@ -165,14 +173,14 @@ local function finish(id, token, give_back, sets, dels)
     -- Still active: its entry in active:<schedule> stays as it is.
     redis.call('ZADD', ready_key(f[5], f[4]), available_at, id)
     redis.call('ZADD', B .. 'levels', f[5], f[5] .. ':' .. f[4])
-    return 1, true
+    return 1, true, waited
   end
   if schedule then
     redis.call('ZREM', B .. 'active:' .. schedule, id)
     redis.call('ZADD', B .. 'done:' .. schedule, f[8], id)
   end
   if TTL > 0 then redis.call('EXPIRE', key, TTL) end
-  return 1, freed and redis.call('ZCARD', B .. 'active:' .. schedule) > 0
+  return 1, freed and redis.call('ZCARD', B .. 'active:' .. schedule) > 0, waited
 end
 
 -- Record the scheduler's progress on schedule `name` if its version is
@@ -182,14 +190,18 @@ local function advance(name, expected, last_slot, next_due)
   local key = B .. 'schedule:' .. name
   local f = redis.call('HMGET', key, 'version', 'paused', 'retired')
   if f[1] ~= expected then return 0 end
-  for field, value in pairs({ last_slot = last_slot, next_due = next_due }) do
-    if value == '' then
-      redis.call('HDEL', key, field)
+  -- One HSET (the version with the times) and at most one HDEL.
+  local sets, dels = { 'version', string.format('%d', tonumber(expected) + 1) }, {}
+  for _, pair in ipairs({ { 'last_slot', last_slot }, { 'next_due', next_due } }) do
+    if pair[2] == '' then
+      dels[#dels + 1] = pair[1]
     else
-      redis.call('HSET', key, field, value)
+      sets[#sets + 1] = pair[1]
+      sets[#sets + 1] = pair[2]
     end
   end
-  redis.call('HINCRBY', key, 'version', 1)
+  redis.call('HSET', key, unpack(sets))
+  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
   if next_due ~= '' and f[2] == '0' and f[3] == '0' then
     redis.call('ZADD', B .. 'due', next_due, name)
   else
@@ -241,6 +253,42 @@ local function save_schedule(name, expected, retired, per_host, due, sets, dels)
     redis.call('ZADD', B .. 'due', due, name)
   end
   return version
+end
+
+-- Insert each run of `batch` (insert_runs.lua's JSON text) only if its id is
+-- absent: the exactly-once constraint (insert_runs and fire). Returns one
+-- character per run, as one text: '1' inserted, '0' already there; and
+-- whether some run was inserted (the caller PUBLISHes).
+local function insert_all(batch)
+  local out, woke, seen = {}, false, {}
+  for n, fields in ipairs(cjson.decode(batch)) do
+    local id = fields[2]
+    local key = run_key(id)
+    if redis.call('EXISTS', key) == 1 then
+      out[n] = '0'
+    else
+      redis.call('HSET', key, unpack(fields))
+      local r = {}
+      for k = 1, #fields, 2 do r[fields[k]] = fields[k + 1] end
+      redis.call('ZADD', B .. 'runs', r.created_at, id)
+      if r.schedule then redis.call('ZADD', B .. 'sched:' .. r.schedule, r.created_at, id) end
+      index(id, r, seen)
+      if TERMINAL[r.state] and TTL > 0 then redis.call('EXPIRE', key, TTL) end
+      out[n], woke = '1', true
+    end
+  end
+  return table.concat(out), woke
+end
+
+-- advance() for each item of `batch` (advance_schedules.lua's JSON text), in
+-- order: an item sees what the ones before it did (advance_schedules and
+-- fire). Returns one character per item, as one text: '1' advanced, '0' conflict.
+local function advance_all(batch)
+  local out = {}
+  for n, a in ipairs(cjson.decode(batch)) do
+    out[n] = advance(a[1], a[2], a[3], a[4]) == 1 and '1' or '0'
+  end
+  return table.concat(out)
 end
 
 -- Reads "n, then n items" from ARGV at i; returns the items and the next index.

@@ -4,7 +4,8 @@
 -- running nor taken by this claim.
 -- ARGV[3] now, [4] lease expiry, [5] worker, [6] limit, [7] 0 (no host) or
 -- 1 followed by the claiming host, then -1 (every queue) or n followed by n
--- queue names, then one fresh lease token per run to take.
+-- queue names, then a fresh random token prefix: the n-th run taken gets the
+-- prefix followed by n as 8 hex digits (random per claim, unique per run).
 -- Returns the claimed runs as JSON: [[field, value, …], …].
 local now, expires, worker = ARGV[3], ARGV[4], ARGV[5]
 local limit = tonumber(ARGV[6])
@@ -50,23 +51,26 @@ local function first(sources)
 end
 
 -- The runs to take, each with what claiming it needs: its ready zset and level,
--- its schedule, attempt and revision (read once, by `consider`).
+-- its schedule, and its hash as read (one HGETALL: `consider` decides from it,
+-- and the claimed record is that hash with the claim's fields written over).
 local picked, taken = {}, {}
 local function consider(id, source)
-  local f = redis.call('HMGET', run_key(id), 'state', 'schedule', 'exclusive', 'host', 'attempt',
-                       'rev')
-  if not CLAIMABLE[f[1]] then return end
-  if f[4] and f[4] ~= host then return end
-  local schedule = f[2]
+  local record = redis.call('HGETALL', run_key(id))
+  local at = {}
+  for k = 1, #record, 2 do at[record[k]] = k + 1 end
+  local state = at.state and record[at.state]
+  if not CLAIMABLE[state] then return end
+  if at.host and record[at.host] ~= host then return end
+  local schedule = at.schedule and record[at.schedule]
   if schedule then
-    if f[3] == '1' and (taken[schedule]
+    if at.exclusive and record[at.exclusive] == '1' and (taken[schedule]
         or tonumber(redis.call('HGET', B .. 'running_sched', schedule) or '0') > 0) then
       return
     end
     taken[schedule] = true
   end
-  picked[#picked + 1] = { id = id, source = source, schedule = schedule,
-                          attempt = tonumber(f[5] or '0'), rev = tonumber(f[6] or '0') }
+  picked[#picked + 1] = { id = id, source = source, schedule = schedule, record = record,
+                          at = at }
 end
 
 local levels = redis.call('ZRANGE', B .. 'levels', '+inf', '-inf', 'BYSCORE', 'REV', 'WITHSCORES')
@@ -93,22 +97,50 @@ end
 -- reads was read by `consider`, and a claimable run moves only from its ready
 -- zset to `running` (its active:<schedule> entry stays: running is active too;
 -- it has no TTL, not being finished). A ready zset left empty leaves `levels`.
-local out, touched = {}, {}
+-- The ready zsets and `running` change with one variadic call each.
+local CLAIM_FIELDS = { 'state', 'attempt', 'rev', 'lease_token', 'lease_expires_at',
+                       'started_at', 'worker', 'cancel_requested' }
+local prefix = ARGV[tokens_at]
+local out, touched, running = {}, {}, {}
 for n, p in ipairs(picked) do
-  local id, key = p.id, run_key(p.id)
-  redis.call('HSET', key, 'state', 'running', 'attempt', p.attempt + 1, 'rev', p.rev + 1,
-             'lease_token', ARGV[tokens_at + n - 1], 'lease_expires_at', expires,
-             'started_at', now, 'worker', worker, 'cancel_requested', '0')
-  redis.call('ZREM', p.source.key, id)
-  if not p.source.touched then
-    p.source.touched = true
-    touched[#touched + 1] = p.source
+  local id, record, at = p.id, p.record, p.at
+  local attempt = at.attempt and tonumber(record[at.attempt]) or 0
+  local rev = at.rev and tonumber(record[at.rev]) or 0
+  local values = { 'running', tostring(attempt + 1), tostring(rev + 1),
+                   prefix .. string.format('%08x', n), expires, now, worker, '0' }
+  local sets = {}
+  for k, field in ipairs(CLAIM_FIELDS) do
+    sets[#sets + 1] = field
+    sets[#sets + 1] = values[k]
+    local i = at[field]
+    if i then
+      record[i] = values[k]
+    else
+      record[#record + 1] = field
+      record[#record + 1] = values[k]
+    end
   end
-  redis.call('ZADD', B .. 'running', expires, id)
+  redis.call('HSET', run_key(id), unpack(sets))
+  local source = p.source
+  if not source.taken then
+    source.taken = {}
+    touched[#touched + 1] = source
+  end
+  source.taken[#source.taken + 1] = id
+  running[#running + 1] = expires
+  running[#running + 1] = id
   if p.schedule then redis.call('HINCRBY', B .. 'running_sched', p.schedule, 1) end
-  out[#out + 1] = redis.call('HGETALL', key)
+  out[n] = record
 end
+-- (in slices: unpack has a limit on how many values it returns)
+local function variadic(command, key, items)
+  for i = 1, #items, 1000 do
+    redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+variadic('ZADD', B .. 'running', running)
 for _, source in ipairs(touched) do
+  variadic('ZREM', source.key, source.taken)
   if redis.call('EXISTS', source.key) == 0 then redis.call('ZREM', B .. 'levels', source.level) end
 end
 return records(out)
