@@ -577,15 +577,7 @@ def test_insert_runs_is_one_command_per_call(
 ) -> None:
     store = make()
     store.insert_run(make_run("warm-up"))  # the script is in the server's cache from here on
-    client: Any = store._connected()
-    sent: list[str] = []
-    execute = client.execute_command
-
-    def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return execute(*args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counting)
+    sent = _counting(store, monkeypatch)
     inserted = store.insert_runs([make_run(f"r{i:04}", args=(i,)) for i in range(1000)])
     assert inserted == [True] * 1000
     assert sent == ["EVALSHA"]
