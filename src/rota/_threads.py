@@ -12,6 +12,7 @@ daemons. Idle threads are kept for the next task and end on ``close()``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +67,8 @@ class Batcher(Generic[T]):
     """Collects items for ``write``, which takes them a list at a time.
 
     Whoever adds items decides when to ``flush`` (a worker: once its local
-    queue has drained, or enough outcomes are waiting); a timer thread
+    queue has drained, or enough outcomes are waiting), in its own thread or,
+    with ``flush_soon``, in the timer thread while it goes on; the timer thread
     flushes whatever has waited ``max_delay`` real seconds meanwhile, so an
     item never waits behind a job that turned out slow. The timer uses the
     real clock, never an injected one: the delay is milliseconds and a fake
@@ -118,6 +120,13 @@ class Batcher(Generic[T]):
         finally:
             with self._changed:
                 self._writing -= 1
+                self._changed.notify_all()
+
+    def flush_soon(self) -> None:
+        """Have the timer thread write the waiting items now, while this thread goes on."""
+        with self._changed:
+            if self._items:  # then the timer runs (or a stop() is about to flush them)
+                self._since = -math.inf
                 self._changed.notify_all()
 
     def drain(self) -> None:

@@ -157,8 +157,8 @@ class Worker:
         """Seconds per run, smoothed: below ``_FAST_RUN`` the worker claims ahead."""
         self._outage = Outage(log, f"worker {self.name}", clock, rng=self._rng)
         self._writes_outage = Outage(log, f"worker {self.name}", clock, rng=self._rng)
-        """Outcome writes' own view of an outage: they retry beside the claims (see
-        ``_flush_behind``), and a claim that works must not end their outage."""
+        """Outcome writes' own view of an outage: they retry beside the claims (in the
+        outbox's thread), and a claim that works must not end their outage."""
         self._lease_until: dict[str, float] = {}
         """Run id -> when (clock monotonic) its lease, as last claimed or renewed, lapses."""
         self._closing = threading.Event()
@@ -168,10 +168,6 @@ class Worker:
         )
         """Decided outcomes of quick runs, written a batch at a time; their runs stay
         held (heartbeats go on) until written."""
-        self._behind = threading.Condition(threading.Lock())
-        self._behind_wanted = False
-        self._flusher: threading.Thread | None = None
-        """Writes full batches of quick runs' outcomes while the runner goes on."""
 
     # -- public ----------------------------------------------------------
 
@@ -207,7 +203,6 @@ class Worker:
         finally:
             self._pending_thread = None
             if not self._stopped:
-                self._stop_flusher()
                 self._outbox.stop()
                 self._stop_monitor()
             self._pending_lock.release()
@@ -458,16 +453,11 @@ class Worker:
                 self._drive(execution)
                 cost = time.perf_counter() - started
                 self._cost = cost if self._cost == math.inf else 0.8 * self._cost + 0.2 * cost
-                if self._cost >= _FAST_RUN:
-                    self._outbox.flush()
-                elif self._outbox.waiting >= _FINISH_BATCH:
-                    self._flush_behind()
+                if self._cost >= _FAST_RUN or self._outbox.waiting >= _FINISH_BATCH:
+                    self._write_outbox()
         finally:
-            try:  # the local queue drained (or the worker stops)
-                if self._outbox.waiting and self._cost < _FAST_RUN:
-                    self._flush_behind()
-                elif self._outbox.waiting:
-                    self._outbox.flush()
+            try:
+                self._write_outbox()  # the local queue drained (or the worker stops)
             finally:
                 with self._changed:
                     self._busy -= 1
@@ -499,44 +489,15 @@ class Worker:
                 extra={"event": "run.late_result", "run_id": execution.run.id},
             )
 
-    def _flush_behind(self) -> None:
-        """Have the flusher thread write the outbox, while this runner goes on to the
-        next runs or the next claim: the store works on the one while Python does the
-        other. The runs stay held until written, as with any batch. Once the worker
-        shuts down, written here instead (under the lock: no thread starts after
-        ``_stop_flusher``)."""
-        with self._behind:
-            if self._closing.is_set():
-                self._outbox.flush()
-                return
-            if self._flusher is None:
-                name = f"rota-flush-{self.name}"
-                self._flusher = threading.Thread(target=self._flushing, name=name, daemon=True)
-                self._flusher.start()
-            self._behind_wanted = True
-            self._behind.notify()
-
-    def _flushing(self) -> None:
-        while True:
-            with self._behind:
-                while not self._behind_wanted:
-                    if self._flusher is not threading.current_thread():
-                        return
-                    self._behind.wait()
-                self._behind_wanted = False
-            try:
-                self._outbox.flush()
-            except Exception:  # _write handles its own errors; keep the thread anyway
-                log.exception("writing outcomes failed", extra={"event": "worker.error"})
-
-    def _stop_flusher(self) -> None:
-        """End the flusher thread once it has written what it was asked to."""
-        with self._behind:
-            flusher, self._flusher = self._flusher, None
-            self._behind_wanted = True  # one last look, then it sees it is not the flusher
-            self._behind.notify()
-        if flusher is not None and flusher is not threading.current_thread():
-            flusher.join()
+    def _write_outbox(self) -> None:
+        """Write the outbox: a slow job's outcome now, in this runner; quick runs' in
+        the outbox's thread, while this runner goes on to the next runs or the next
+        claim (the store works on the one while Python does the other). The runs stay
+        held until written, as with any batch."""
+        if self._cost >= _FAST_RUN:
+            self._outbox.flush()
+        else:
+            self._outbox.flush_soon()
 
     # -- deciding --------------------------------------------------------
 
@@ -600,10 +561,12 @@ class Worker:
                 for item in items:  # one outcome the store refuses (ValueError) fails the batch
                     self._write([item], retry=retry)
                 return
+            written: list[tuple[Run, Outcome]] = []
             for (execution, outcome), result in zip(items, results, strict=True):
                 self._settle(execution.run, outcome, result)
-            written = zip(items, results, strict=True)
-            self._after_write([(ex.run, outcome) for (ex, outcome), ok in written if ok is True])
+                if result is True:
+                    written.append((execution.run, outcome))
+            self._after_write(written)
         finally:
             self._forget([execution for execution, _ in items])
 
@@ -811,7 +774,6 @@ class Worker:
 
     def _shutdown_resources(self) -> None:
         self._closing.set()
-        self._stop_flusher()
         self._outbox.stop()  # empty by now unless the drain timed out: tried once
         self._stop_monitor()
         if self._threads is not None:
