@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota.runs import Run, RunOptions, RunState, manual_run_id
 from rota.stores.base import Outcome, ScheduleRecord, Store
+
+if TYPE_CHECKING:
+    from rota.stores.redis import RedisStore
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = 30.0
@@ -69,3 +74,24 @@ def start(store: Store, run: Run, *, now: datetime = NOW) -> Run:
 
 def ok(**changes: Any) -> Outcome:
     return Outcome(state=RunState.SUCCEEDED, **changes)
+
+
+@contextmanager
+def redis_stores(url: Callable[..., str]) -> Iterator[Callable[..., RedisStore]]:
+    """An opener of migrated Redis stores at ``url(*args, **query)`` (one per
+    'process'), every one closed on exit."""
+    from rota.stores.redis import RedisStore
+
+    stores: list[RedisStore] = []
+
+    def opener(*args: Any, **query: str) -> RedisStore:
+        store = RedisStore.from_url(url(*args, **query))
+        store.migrate()
+        stores.append(store)
+        return store
+
+    try:
+        yield opener
+    finally:
+        for store in stores:
+            store.close()

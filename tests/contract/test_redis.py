@@ -27,7 +27,7 @@ from rota.stores.base import Advance, Outcome, Store
 from rota.stores.memory import MemoryStore
 from rota.stores.redis import RedisStore
 
-from .support import LEASE, NOW, at, make_run, make_schedule, ok, start
+from .support import LEASE, NOW, at, make_run, make_schedule, ok, redis_stores, start
 
 URL = os.environ.get("ROTA_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -62,17 +62,8 @@ def prefix(admin: redis.Redis) -> Iterator[str]:
 @pytest.fixture
 def make(prefix: str) -> Iterator[Callable[..., RedisStore]]:
     """Open (and afterwards close) stores on the test's prefix: one per 'process'."""
-    stores: list[RedisStore] = []
-
-    def opener(**query: str) -> RedisStore:
-        store = RedisStore.from_url(_url(prefix=prefix, **query))
-        store.migrate()
-        stores.append(store)
-        return store
-
-    yield opener
-    for store in stores:
-        store.close()
+    with redis_stores(lambda **query: _url(prefix=prefix, **query)) as opener:
+        yield opener
 
 
 # -- URLs --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from rota.stores._redis_codec import parse_url
 from rota.stores.redis import RedisStore
 
 from .redis_cluster import LocalCluster, drop_prefix, keys_of, start_cluster
-from .support import LEASE, NOW, at, make_run, make_schedule, ok, start
+from .support import LEASE, NOW, at, make_run, make_schedule, ok, redis_stores, start
 
 
 @pytest.fixture
@@ -39,18 +39,12 @@ def prefix(redis_cluster: LocalCluster) -> Iterator[str]:
 @pytest.fixture
 def make(redis_cluster: LocalCluster, prefix: str) -> Iterator[Callable[..., RedisStore]]:
     """Open (and afterwards close) stores on the test's prefix, each naming node ``node``."""
-    stores: list[RedisStore] = []
 
-    def opener(node: int = 0, **query: str) -> RedisStore:
-        node %= len(redis_cluster.ports)
-        store = RedisStore.from_url(redis_cluster.url_at(node, prefix=prefix, **query))
-        store.migrate()
-        stores.append(store)
-        return store
+    def url(node: int = 0, **query: str) -> str:
+        return redis_cluster.url_at(node % len(redis_cluster.ports), prefix=prefix, **query)
 
-    yield opener
-    for store in stores:
-        store.close()
+    with redis_stores(url) as opener:
+        yield opener
 
 
 # -- URLs --------------------------------------------------------------------

@@ -223,10 +223,15 @@ def schedule_to_row(record: ScheduleRecord) -> dict[str, Any]:
 
 
 def row_to_schedule(row: Row) -> ScheduleRecord:
+    return schedule_from_row(row, json.loads(row["spec"]))
+
+
+def schedule_from_row(row: Row, spec: JSON) -> ScheduleRecord:
+    """The schedule of ``row`` (its ``spec`` column ignored) with ``spec`` parsed already."""
     return ScheduleRecord(
         name=row["name"],
         job=row["job"],
-        spec=json.loads(row["spec"]),
+        spec=spec,
         created_at=from_us(row["created_at"]),
         updated_at=from_us(row["updated_at"]),
         source=row["source"],

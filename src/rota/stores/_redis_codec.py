@@ -180,15 +180,13 @@ def insert_batch(runs: Sequence[Run]) -> str:
     """``insert_runs.lua``'s ARGV: the JSON of ``[run_fields(run), …]``, built for
     speed (``insert_runs`` of a thousand runs is what ``enqueue_many`` does): the
     same fields in the same order, without the generic row of ``run_to_row``,
-    and each distinct ``options`` encoded once. Refuses non-JSON values first."""
-    options: dict[int, str] = {}
-    to_us, dumps = _codec.to_us, _codec.dumps
+    and each distinct ``options`` encoded once (``_codec.options_text``).
+    Refuses non-JSON values first."""
+    to_us, dumps, options_text = _codec.to_us, _codec.dumps, _codec.options_text
     batch: list[list[str]] = []
     for run in runs:
         run_id, opts = run.id, run.options
-        text = options.get(id(opts))
-        if text is None:
-            text = options[id(opts)] = dumps(opts.to_json(), "options")
+        text = options_text(opts)
         f = ["id", run_id, "job", run.job, "state", run.state.value]
         if run.schedule is not None:
             f += ("schedule", run.schedule)
@@ -361,22 +359,8 @@ def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
 def schedule_from_list(item: Sequence[Any]) -> ScheduleRecord:
     """The schedule ``due_schedules.lua`` returns as a list (its columns in the
     order of ``_SCHEDULE_COLUMNS``, the spec parsed already)."""
-    name, job, spec, created, updated, source, paused, retired, last, due, version, per_host = item
-    from_us, opt_from_us = _codec.from_us, _codec.opt_from_us
-    return ScheduleRecord(
-        name=name,
-        job=job,
-        spec=spec,
-        created_at=from_us(created),
-        updated_at=from_us(updated),
-        source=source,
-        paused=bool(paused),
-        retired=bool(retired),
-        last_slot=opt_from_us(last),
-        next_due=opt_from_us(due),
-        version=version,
-        per_host=bool(per_host),
-    )
+    row = dict(zip(_SCHEDULE_COLUMNS, item, strict=True))
+    return _codec.schedule_from_row(row, row["spec"])
 
 
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:

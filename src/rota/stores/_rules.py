@@ -182,6 +182,25 @@ def release_state(state: RunState) -> RunState:
     return RunState(state)
 
 
+def release_params(
+    run_id: str, state: RunState, now: datetime, error: str | None
+) -> dict[str, Any]:
+    """The parameters of a SQL ``release_waiting`` (``now`` in UTC, text as given);
+    refuses a bad ``state``, then a naive ``now``. Backends adapt only their own
+    encodings."""
+    state = release_state(state)
+    now = _codec.utc(now, "now")
+    queued = state is RunState.QUEUED
+    return {
+        "id": run_id,
+        "state": state.value,
+        "available_at": now if queued else None,
+        "finished_at": None if queued else now,
+        "set_error": not queued,
+        "error": None if queued else error,
+    }
+
+
 def released(run: Run, state: RunState, now: datetime, error: str | None) -> Run:
     """``run`` (waiting) moved on by ``release_waiting``."""
     if state is RunState.QUEUED:

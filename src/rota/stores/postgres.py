@@ -511,24 +511,15 @@ class PostgresStore(Store):
     ) -> Run | None:
         """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set; the
         statement itself notifies other processes when it queues the run."""
-        state = _rules.release_state(state)
-        now = _codec.utc(now, "now")
-        queued = state is RunState.QUEUED
-        params = {
-            "id": run_id,
-            "state": state.value,
-            "available_at": now if queued else None,
-            "finished_at": None if queued else now,
-            "set_error": not queued,
-            "error": None if queued else free_text(error),
-            "me": self._me,
-        }
-        row = self._one("release_waiting", params)
+        params = _rules.release_params(run_id, state, now, error)
+        params["error"] = free_text(params["error"])
+        row = self._one("release_waiting", params | {"me": self._me})
         if row is None:
             return None
-        if queued:
+        run = _codec.row_to_run(row)
+        if run.state is RunState.QUEUED:
             self._woken_here()
-        return _codec.row_to_run(row)
+        return run
 
     # -- runs: control ---------------------------------------------------
 

@@ -570,8 +570,7 @@ class RedisStore(Store):
         """One script: a compare-and-set on the run's state, which moves it between
         indexes as every other transition does (a queued run becomes claimable, an
         ``upstream_failed`` one gets its TTL) and PUBLISHes when it queues it."""
-        if state not in (RunState.QUEUED, RunState.UPSTREAM_FAILED):
-            raise ValueError(f"a waiting run is released as queued or upstream_failed, not {state}")
+        state = _rules.release_state(state)
         now_us = _codec.to_us(now, "now")
         given = ["0", ""] if error is None else ["1", error]
         reply = self._run("release_waiting", run_id, str(state), now_us, *given)

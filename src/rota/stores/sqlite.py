@@ -213,6 +213,16 @@ class SQLiteStore(Store):
         with self._use() as conn:
             return conn.execute(_Q[query], params).rowcount
 
+    def _write_each(self, query: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        """``_each`` in one write transaction; one wake-up if any row changed."""
+        if not rows:
+            return []
+        with self._write() as conn:
+            changed = _each(conn, query, rows)
+        if any(changed):
+            self.notify()
+        return changed
+
     # -- lifecycle -------------------------------------------------------
 
     def migrate(self, *, target: int | None = None) -> None:
@@ -312,15 +322,7 @@ class SQLiteStore(Store):
     def insert_schedules(self, records: Sequence[ScheduleRecord]) -> list[bool]:
         """One write transaction, one insert-if-absent per item, in order (so
         of a name given twice the first is inserted); one wake-up."""
-        rows = [_codec.schedule_to_row(record) for record in records]
-        if not rows:
-            return []
-        with self._write() as conn:
-            query = _Q["insert_schedule"]
-            inserted = [conn.execute(query, row).rowcount == 1 for row in rows]
-        if any(inserted):
-            self.notify()
-        return inserted
+        return self._write_each("insert_schedule", [_codec.schedule_to_row(r) for r in records])
 
     def advance_schedule(
         self,
@@ -339,7 +341,7 @@ class SQLiteStore(Store):
         if not rows:
             return []
         with self._write() as conn:
-            return _advance(conn, rows)
+            return _each(conn, "advance_schedule", rows)
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._change("delete_schedule", {"name": name}) == 1
@@ -379,8 +381,8 @@ class SQLiteStore(Store):
         if not run_rows and not advance_rows:
             return [], []
         with self._write() as conn:
-            inserted = _insert(conn, run_rows)
-            advanced = _advance(conn, advance_rows)
+            inserted = _each(conn, "insert_run", run_rows)
+            advanced = _each(conn, "advance_schedule", advance_rows)
         if any(inserted):
             self.notify()
         return inserted, advanced
@@ -510,14 +512,7 @@ class SQLiteStore(Store):
         """One write transaction, one token-checked update per item, in order;
         one wake-up for the batch. All-or-nothing: the batch commits as one."""
         rows = [_finish_params(run_id, token, outcome, now) for run_id, token, outcome in finishes]
-        if not rows:
-            return []
-        with self._write() as conn:
-            query = _Q["finish_run"]
-            finished = [conn.execute(query, row).rowcount == 1 for row in rows]
-        if any(finished):
-            self.notify()
-        return finished
+        return self._write_each("finish_run", rows)
 
     def save_progress(
         self,
@@ -574,23 +569,16 @@ class SQLiteStore(Store):
         self, run_id: str, state: RunState, *, now: datetime, error: str | None = None
     ) -> Run | None:
         """One ``UPDATE … WHERE state = 'waiting'``: a compare-and-set."""
-        state = _rules.release_state(state)
-        now_us = _codec.to_us(now, "now")
-        queued = state is RunState.QUEUED
-        params = {
-            "id": run_id,
-            "state": state.value,
-            "available_at": now_us if queued else None,
-            "finished_at": None if queued else now_us,
-            "set_error": not queued,
-            "error": None if queued else error,
-        }
+        params = _rules.release_params(run_id, state, now, error)
+        params["available_at"] = _codec.opt_to_us(params["available_at"])
+        params["finished_at"] = _codec.opt_to_us(params["finished_at"])
         row = self._one("release_waiting", params)
         if row is None:
             return None
-        if queued:
+        run = _codec.row_to_run(row)
+        if run.state is RunState.QUEUED:
             self.notify()
-        return _codec.row_to_run(row)
+        return run
 
     # -- runs: control ---------------------------------------------------
 
@@ -676,24 +664,19 @@ def _advance_params(advance: Advance) -> dict[str, Any]:
     }
 
 
-def _insert(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """``insert_run`` for each row, in order (of an id given twice the first wins).
+def _each(conn: sqlite3.Connection, query: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """``query`` for each row, in order: whether each changed a row (of an
+    insert-if-absent given a key twice, the first wins; an update is a
+    compare-and-set each).
 
-    A statement per row: SQLite's own work (a record and five index entries
-    per run) dominates, and one multi-row statement measured no faster.
+    A statement per row, as measured: for ``insert_run`` SQLite's own work (a
+    record and five index entries per run) dominates, and one multi-row
+    statement was no faster; for ``advance_schedule`` it was faster than one
+    ``UPDATE … FROM (VALUES …)`` (that materializes the values, then updates
+    in a second pass).
     """
-    query = _Q["insert_run"]
-    return [conn.execute(query, row).rowcount == 1 for row in rows]
-
-
-def _advance(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """``advance_schedule`` for each row, in order: a compare-and-set each.
-
-    A statement per row, which measured faster than one ``UPDATE … FROM
-    (VALUES …)`` (that materializes the values, then updates in a second pass).
-    """
-    query = _Q["advance_schedule"]
-    return [conn.execute(query, row).rowcount == 1 for row in rows]
+    statement = _Q[query]
+    return [conn.execute(statement, row).rowcount == 1 for row in rows]
 
 
 def _claim_filter(queues: Sequence[str] | None, host: str | None) -> dict[str, Any]:

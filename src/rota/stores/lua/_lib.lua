@@ -210,6 +210,16 @@ local function advance(name, expected, last_slot, next_due)
   return 1
 end
 
+-- Add `name` to the schedule index `index` (its key after the prefix) if
+-- `member`, else remove it from there.
+local function schedule_indexed(index, name, member)
+  if member then
+    redis.call('ZADD', B .. index, 0, name)
+  else
+    redis.call('ZREM', B .. index, name)
+  end
+end
+
 -- Write schedule `name` if its stored version is `expected` ('' : it must not
 -- exist yet) (save_schedule and insert_schedules): `retired` and `per_host`
 -- '1' or '0', `due` its next_due when it fires (active, next_due set) else '',
@@ -228,25 +238,13 @@ local function save_schedule(name, expected, retired, per_host, due, sets, dels)
   end
   redis.call('HSET', key, 'version', version, unpack(sets))
   if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+  local live = retired ~= '1'
   redis.call('ZADD', B .. 'schedules', 0, name)
-  if retired == '1' then
-    redis.call('ZREM', B .. 'schedules:live', name)
-  else
-    redis.call('ZADD', B .. 'schedules:live', 0, name)
-  end
+  schedule_indexed('schedules:live', name, live)
   -- The per-host schedules (all, and those not retired) have indexes of their
   -- own, so that listing them never reads the others.
-  if per_host == '1' then
-    redis.call('ZADD', B .. 'schedules:per_host', 0, name)
-    if retired == '1' then
-      redis.call('ZREM', B .. 'schedules:per_host:live', name)
-    else
-      redis.call('ZADD', B .. 'schedules:per_host:live', 0, name)
-    end
-  else
-    redis.call('ZREM', B .. 'schedules:per_host', name)
-    redis.call('ZREM', B .. 'schedules:per_host:live', name)
-  end
+  schedule_indexed('schedules:per_host', name, per_host == '1')
+  schedule_indexed('schedules:per_host:live', name, per_host == '1' and live)
   if due == '' then
     redis.call('ZREM', B .. 'due', name)
   else
