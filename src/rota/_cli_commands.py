@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from rota.app import Rota
+    from rota.runs import Run
     from rota.stores.base import Store
 
 P = ParamSpec("P")
@@ -104,19 +105,9 @@ def load_app(default_level: str = "warning", concurrency: int | None = None) -> 
 
 def parse_after(text: str | None, tz: ZoneInfo) -> datetime:
     """``--after``: ISO 8601; without an offset it is read in ``tz``; absent, now."""
+    from rota._cli_define import parse_instant
+
     return datetime.now(UTC) if text is None else parse_instant(text, tz, "--after")
-
-
-def parse_instant(text: str, tz: ZoneInfo, option: str) -> datetime:
-    """An ISO 8601 instant given to ``option``; without an offset it is read in ``tz``."""
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigurationError(
-            f"invalid {option} {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
-            "or 2026-11-24T07:30+01:00)"
-        ) from None
-    return at.replace(tzinfo=tz) if at.tzinfo is None else at
 
 
 def format_slot(slot: datetime, after: datetime) -> tuple[str, str, str]:
@@ -240,9 +231,11 @@ def parse_queues(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> tuple[str, ...] | None:
     """``--queues a,b``: the queue names, or None for all."""
+    from rota._cli_define import comma_names
+
     if value is None:
         return None
-    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    names = comma_names(value)
     if not names:
         raise click.BadParameter("name at least one queue, e.g. --queues default,reports")
     return names
@@ -347,9 +340,13 @@ def test_command(name: str) -> None:
 
     Exits 0 when the run succeeded, 1 when it failed.
     """
+    echo_outcome(load_app().trigger(name))
+
+
+def echo_outcome(run: Run) -> None:
+    """Print a run made here: its outcome on stdout, a failure on stderr too (then exit 1)."""
     from rota._cli_views import outcome_report
 
-    run = load_app().trigger(name)
     out, err = outcome_report(run)
     click.echo(out)
     if err is not None:

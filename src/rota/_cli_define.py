@@ -15,7 +15,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import ConfigurationError, InvalidArguments
@@ -95,19 +95,35 @@ def duration(text: str, option: str) -> float:
     return seconds
 
 
+def parse_instant(text: str, tz: tzinfo, option: str) -> datetime:
+    """An ISO 8601 instant given to ``option``; without an offset it is read in ``tz``."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid {option} {text!r} (expected ISO 8601, e.g. 2026-11-24T07:30 "
+            "or 2026-11-24T07:30+01:00)"
+        ) from None
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at
+
+
 def instant(text: str, tz: str | None) -> datetime:
     """``--at``: ISO 8601; without an offset it is read in ``tz`` (default UTC)."""
-    from rota._cli_commands import parse_instant
     from rota._zones import zone
 
     return parse_instant(text, zone(tz or "UTC"), "--at")  # a bad --tz is named first
+
+
+def comma_names(text: str) -> tuple[str, ...]:
+    """``a, b,,a`` -> ``("a", "b")``: the names in order, each once, blanks dropped."""
+    return tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
 
 
 def parents(text: str | None) -> tuple[str, ...]:
     """``--after a,b``: the parent schedules' names, in order, each once."""
     if text is None:
         return ()
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    names = comma_names(text)
     if not names:
         raise ConfigurationError("--after needs one or more schedule names, e.g. --after a,b")
     return names
@@ -195,7 +211,9 @@ class Definition:
 def new_schedule(app: Rota, name: str, definition: Definition) -> Schedule:
     """The schedule ``rota schedules add NAME`` describes, built with ``app.new_schedule``."""
     if definition.job is None:
-        raise ConfigurationError("give the job to run: --job JOB (`rota list` shows schedules)")
+        names = app.jobs.names()
+        known = ", ".join(names[:10]) + (", …" if len(names) > 10 else "") or "none registered"
+        raise ConfigurationError(f"give the job to run: --job JOB (the app's jobs: {known})")
     args = json_args(definition.args)
     kwargs = json_kwargs(definition.kwargs)
     after = parents(definition.after)
@@ -265,6 +283,7 @@ __all__ = [
     "Definition",
     "Policy",
     "When",
+    "comma_names",
     "duration",
     "edited_schedule",
     "instant",
@@ -272,4 +291,5 @@ __all__ = [
     "json_kwargs",
     "new_schedule",
     "parents",
+    "parse_instant",
 ]

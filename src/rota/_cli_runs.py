@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from rota._cli_commands import handle_errors, load_app
+from rota._cli_commands import echo_outcome, handle_errors, load_app
 
 if TYPE_CHECKING:
     from rota.app import Rota
@@ -37,7 +38,6 @@ def trigger_command(
     `rota work` / `rota worker` and its run id printed.
     """
     from rota._cli_define import json_args, json_kwargs
-    from rota._cli_views import outcome_report
 
     args, kwargs = json_args(args_json), json_kwargs(kwargs_json)
     app = load_app()
@@ -45,11 +45,7 @@ def trigger_command(
         run = app.enqueue(name, *args, **kwargs)
         click.echo(f"{run.id} queued on {run.queue!r} ({run.schedule or run.job})")
         return
-    out, err = outcome_report(app.trigger(name, *args, **kwargs))
-    click.echo(out)
-    if err is not None:
-        click.echo(err, err=True)
-        raise click.exceptions.Exit(1)
+    echo_outcome(app.trigger(name, *args, **kwargs))
 
 
 @click.group("runs")
@@ -71,13 +67,13 @@ def retry_command(run_id: str) -> None:
     from rota.runs import RunState
 
     run = load_app().retry_run(run_id)
-    label = f"run {run.id} ({run.schedule or run.job})"
+    label = _label(run)
     if not run.state.is_terminal:
         click.echo(f"{label} queued again on {run.queue!r}")
         return
     click.echo(f"{label} ran again here: {run.state}{f' ({run.error})' if run.error else ''}")
     if run.state is not RunState.SUCCEEDED:
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)
 
 
 @runs_group.command("cancel")
@@ -90,7 +86,7 @@ def cancel_command(run_id: str) -> None:
 
     app = load_app()
     run = found_run(app, run_id)
-    label = f"run {run.id} ({run.schedule or run.job})"
+    label = _label(run)
     if run.state.is_terminal:
         click.echo(f"{label} already ended ({run.state}); nothing to cancel")
         return
@@ -114,6 +110,10 @@ def show_command(run_id: str, as_json: bool) -> None:
         click.echo(json.dumps(run_detail_json(run), indent=2, default=str))
     else:
         click.echo(run_detail(run))
+
+
+def _label(run: Run) -> str:
+    return f"run {run.id} ({run.schedule or run.job})"
 
 
 def found_run(app: Rota, run_id: str) -> Run:
@@ -149,8 +149,6 @@ def run_detail_json(run: Run) -> dict[str, Any]:
 
 def run_detail(run: Run) -> str:
     """``rota runs show``: one ``key  value`` line each, then the traceback and the log."""
-    from datetime import UTC
-
     from rota._cli_tables import NONE, format_duration, format_time
 
     progress = NONE

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rota._cli_tables import NONE, format_relative, format_time
-from rota._cli_views import is_overdue, when_text
+from rota._cli_views import is_overdue, iso, when_text
 from rota.errors import RotaError
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def state(record: ScheduleRecord, schedule: Schedule | None, now: datetime) -> s
     return "active"
 
 
-def _zone(schedule: Schedule | None) -> tzinfo:
+def shown_zone(schedule: Schedule | None) -> tzinfo:
+    """The zone to show ``schedule``'s times in: its own, UTC when it cannot be rebuilt."""
     return UTC if schedule is None else schedule.tz
 
 
@@ -68,7 +69,7 @@ def _due(record: ScheduleRecord, tz: tzinfo, now: datetime) -> str:
 def schedule_cells(record: ScheduleRecord, schedule: Schedule | None, now: datetime) -> list[str]:
     """One line of ``rota schedules list``."""
     when, words = _when(record, schedule)
-    tz = _zone(schedule)
+    tz = shown_zone(schedule)
     flag = state(record, schedule, now)
     return [
         record.name,
@@ -93,15 +94,15 @@ def schedule_json(
         "job": record.job,
         "when": when,
         "description": words,
-        "timezone": str(_zone(schedule)),
+        "timezone": str(shown_zone(schedule)),
         "state": flag,
         "paused": record.paused,
         "retired": record.retired,
         "overdue": flag == "overdue",
-        "next_due": _iso(record.next_due),
-        "last_slot": _iso(record.last_slot),
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
+        "next_due": iso(record.next_due),
+        "last_slot": iso(record.last_slot),
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
         "version": record.version,
         "spec": dict(record.spec),
     }
@@ -111,7 +112,7 @@ def detail_lines(record: ScheduleRecord, schedule: Schedule | None, now: datetim
     """``rota schedules show``: the definition, then the state and progress."""
     spec = record.spec
     when, words = _when(record, schedule)
-    tz = _zone(schedule)
+    tz = shown_zone(schedule)
     policies = spec.get("policies")
     after = spec.get("after")
     pairs = [
@@ -144,15 +145,12 @@ def _policies(policies: dict[str, Any]) -> str:
     return " ".join(shown)
 
 
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()
-
-
 __all__ = [
     "SCHEDULES_HEADERS",
     "detail_lines",
     "rebuild",
     "schedule_cells",
     "schedule_json",
+    "shown_zone",
     "state",
 ]

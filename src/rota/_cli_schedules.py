@@ -255,7 +255,7 @@ def list_command(limit: int, after_name: str | None, include_retired: bool, as_j
 @handle_errors
 def show_command(name: str, as_json: bool) -> None:
     """Show schedule NAME in full: definition, state, progress and its last runs."""
-    from rota._cli_schedule_views import detail_lines, rebuild, schedule_json
+    from rota._cli_schedule_views import detail_lines, rebuild, schedule_json, shown_zone
     from rota._cli_tables import render_table
     from rota._cli_views import HISTORY_HEADERS, history_cells, run_json
 
@@ -273,7 +273,7 @@ def show_command(name: str, as_json: bool) -> None:
     if not runs:
         click.echo("no runs yet")
         return
-    tz = UTC if schedule is None else schedule.tz
+    tz = shown_zone(schedule)
     click.echo(render_table(HISTORY_HEADERS, [history_cells(run, tz) for run in runs]))
 
 

@@ -60,7 +60,7 @@ class ScheduleRow:
             "status": self.status,
             "paused": self.status == "paused",
             "overdue": self.overdue,
-            "next_due": _iso(self.next_due),
+            "next_due": iso(self.next_due),
             "last_run": None if last is None else run_json(last),
         }
 
@@ -272,21 +272,22 @@ def run_json(run: Run) -> dict[str, Any]:
         "id": run.id,
         "schedule": run.schedule,
         "job": run.job,
-        "slot": _iso(run.slot),
+        "slot": iso(run.slot),
         "manual": run.manual,
         "state": str(run.state),
         "attempt": run.attempt,
         "max_attempts": run.options.max_attempts,
-        "created_at": _iso(run.created_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
         "duration": run.duration,
         "result": run.result,
         "error": run.error,
     }
 
 
-def _iso(when: datetime | None) -> str | None:
+def iso(when: datetime | None) -> str | None:
+    """``when`` as ISO 8601 for ``--json`` output; None stays None."""
     return None if when is None else when.isoformat()
 
 
@@ -298,6 +299,7 @@ __all__ = [
     "history",
     "history_cells",
     "is_overdue",
+    "iso",
     "outcome_report",
     "parse_states",
     "run_json",

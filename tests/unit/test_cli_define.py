@@ -134,6 +134,11 @@ def test_cli_new_schedule_refuses_bad_definitions(
         new_schedule(app, "s", definition)
 
 
+def test_cli_new_schedule_without_job_names_the_jobs(app: Rota) -> None:
+    with pytest.raises(ConfigurationError, match=r"--job JOB \(the app's jobs: greet\)"):
+        new_schedule(app, "s", Definition(when=When(every="5")))
+
+
 def stored(app: Rota, schedule: Schedule) -> ScheduleRecord:
     return app.add_schedule(schedule)
 
