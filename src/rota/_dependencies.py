@@ -85,7 +85,7 @@ def _code_ref(
             return ref
         name = ref
     else:
-        name = job_names(ref) or default_job_name(ref)  # type: ignore[arg-type]
+        name = job_names(ref) or default_job_name(ref)
     schedules = [s for s in by_job.get(name, []) if s != child.name]
     if len(schedules) == 1:
         return schedules[0]

@@ -239,18 +239,18 @@ def _follow_parent(app: Rota, parent: ScheduleRecord, now: datetime) -> None:
     from rota.scheduler import restart_due
 
     trigger_spec = parent.spec.get("trigger")
+    children: dict[str, list[ScheduleRecord]] = {}  # one listing, not one per parent
+    for record in app.store.iter_schedules():
+        after = record.spec.get("after")
+        if record.source == "dynamic" and isinstance(after, list):
+            for name in after:
+                children.setdefault(name, []).append(record)
     queue = [parent.name]
-    seen: set[str] = set()
+    moved: set[str] = set()
     while queue:
-        name = queue.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for child in app.store.iter_schedules():
-            after = child.spec.get("after")
-            if child.source != "dynamic" or not isinstance(after, list) or name not in after:
-                continue
-            if child.spec.get("trigger") == trigger_spec:
+        for child in children.get(queue.pop(), ()):
+            # as listed; one given the trigger since is in ``moved``
+            if child.name in moved or child.spec.get("trigger") == trigger_spec:
                 continue
             rebuilt = Schedule.from_spec({**child.spec, "trigger": trigger_spec})
 
@@ -262,6 +262,7 @@ def _follow_parent(app: Rota, parent: ScheduleRecord, now: datetime) -> None:
                 )
 
             _update(app, child.name, change)
+            moved.add(child.name)
             queue.append(child.name)
 
 

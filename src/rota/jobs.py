@@ -284,7 +284,7 @@ def _labelled(
         yield repr(key), value
 
 
-def default_job_name(func: Callable[..., Any]) -> str:
+def default_job_name(func: object) -> str:
     """``module.qualname``: the name a function's job gets unless given one."""
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
@@ -301,8 +301,7 @@ def _check_importable(name: str, func: Callable[..., Any]) -> None:
 def _describe(job: Job) -> str:
     if job.command is not None:
         return f"shell command {job.command!r}"
-    func = job.func
-    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+    return default_job_name(job.func)
 
 
 __all__ = [

@@ -475,10 +475,9 @@ class Scheduler:
         run: Run, present: set[str], record: Callable[[str], ScheduleRecord | None]
     ) -> str | None:
         """Why ``run`` (waiting) will never have one of its parents' runs, or None."""
-        child = record(run.schedule) if run.schedule is not None else None
-        if run.slot is None:
+        if run.slot is None or run.schedule is None:
             return None
-        for name in _after_of(child):
+        for name in _after_of(record(run.schedule)):
             if run_id_for(name, run.slot) in present:
                 continue
             parent = record(name)
