@@ -635,8 +635,13 @@ class Worker:
     def _forget(self, executions: Sequence[Execution]) -> None:
         with self._changed:
             for execution in executions:
-                self._held.pop(execution.run.id, None)
-                self._lease_until.pop(execution.run.id, None)
+                run_id = execution.run.id
+                # Only this attempt's entry: once its outcome (a retry with no backoff)
+                # is written, the next attempt may be claimed, under the same run id,
+                # before this runs.
+                if self._held.get(run_id) is execution:
+                    del self._held[run_id]
+                    self._lease_until.pop(run_id, None)
             self._changed.notify_all()
 
     def _time_out(self, execution: Execution) -> None:

@@ -337,3 +337,38 @@ def test_the_batcher_flushes_on_demand_after_its_delay_and_on_stop() -> None:
     batcher.add(5)  # usable again: the timer restarts
     wait_until(lambda: written[-1] == [5])
     batcher.stop()
+
+
+def test_a_retry_claimed_before_its_failed_attempt_is_forgotten_still_counts(h: Harness) -> None:
+    """The outcome of attempt 1 (retry now) is written, and attempt 2 claimed under the
+    same run id, before the writer forgets attempt 1: forgetting it must not forget
+    attempt 2, or ``run_pending`` returns while attempt 2 still runs."""
+    attempts: list[int] = []
+
+    def flaky() -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 2:
+            threading.Event().wait(0.3)  # still running when a forgetful run_pending returns
+        raise RuntimeError("no")
+
+    (run,) = h.queue(h.job(flaky, name="flaky", retries=1, backoff=0))
+    claimed_again = threading.Event()
+    claim_runs, finish_run = h.store.claim_runs, h.store.finish_run
+
+    def claiming(**kwargs: Any) -> list[Run]:
+        claimed = claim_runs(**kwargs)
+        if any(r.attempt >= 2 for r in claimed):
+            claimed_again.set()
+        return claimed
+
+    def finishing(run_id: str, token: str, outcome: Outcome, *, now: datetime) -> bool:
+        done = finish_run(run_id, token, outcome, now=now)
+        if len(attempts) == 1:
+            assert claimed_again.wait(DEADLINE)  # attempt 2 is claimed before this returns
+        return done
+
+    h.store.claim_runs = claiming  # type: ignore[method-assign]
+    h.store.finish_run = finishing  # type: ignore[method-assign]
+    (done,) = h.worker(concurrency=2).run_pending()
+    assert attempts == [1, 2]
+    assert (done.id, done.state, done.attempt) == (run.id, RunState.FAILED, 2)
