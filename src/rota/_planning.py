@@ -136,6 +136,30 @@ def plan_slots(
         return SlotPlan(last_slot=after, next_due=start)
     limit, grace = _fire_rules(trigger, policies)
     scan_limit, max_missed = budget.scan_limit, budget.max_missed
+    if (
+        start.tzinfo is UTC
+        and (after is None or (after.tzinfo is UTC and after < start))
+        and scan_limit > 0
+    ):
+        # The usual window, as the scheduler passes it (UTC, from the store): ``start``
+        # is a slot and the next one is not due yet, so the window is ``start`` alone.
+        # Two steps forward instead of the walk back from ``now`` and a step forward.
+        # (In UTC every comparison is by instant; a start in the trigger's zone
+        # compares by wall time, which the walk reproduces.)
+        first = trigger.next_after(start - _TICK)
+        if first is None or first > now:  # no slot in the window at all
+            next_due = None if first is None else first.astimezone(UTC)
+            return SlotPlan(last_slot=after, next_due=next_due)
+        following = trigger.next_after(first) if first.astimezone(UTC) == start else None
+        if following is not None and following > now:
+            slot, next_due = start, following.astimezone(UTC)
+            if not allows(slot):
+                return SlotPlan(filtered=1, last_slot=slot, next_due=next_due)
+            if limit > 0 and (grace is None or now - slot <= grace):
+                return SlotPlan(fire=(slot,), last_slot=slot, next_due=next_due)
+            if max_missed > 0:
+                return SlotPlan(missed=(slot,), last_slot=slot, next_due=next_due)
+            return SlotPlan(more_missed=True, last_slot=slot, next_due=next_due)
     fire: list[datetime] = []
     missed: list[datetime] = []
     newest: datetime | None = None

@@ -245,11 +245,8 @@ def slot_key(slot: datetime) -> str:
     if utc.year < 1000:  # strftime's %Y does not pad to four digits everywhere
         fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
         return utc.strftime(fmt)
-    # What strftime gives, formatted directly (this runs once per fired slot).
-    text = (
-        f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
-    )
-    return f"{text}.{utc.microsecond:06d}Z" if utc.microsecond else f"{text}Z"
+    # What strftime gives, from the C isoformat: "...+00:00" in UTC (this runs once per run).
+    return utc.isoformat()[:-6] + "Z"
 
 
 def run_id_for(schedule: str, slot: datetime, host: str | None = None) -> str:

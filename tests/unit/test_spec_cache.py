@@ -378,18 +378,19 @@ def test_the_window_shortcut_plans_as_before(trigger: Trigger) -> None:
                 )
 
 
-def test_a_due_schedule_with_one_slot_asks_for_one_previous_slot() -> None:
+def test_a_due_schedule_with_one_slot_takes_two_steps_forward_and_none_back() -> None:
     cron = Cron("30 7 * * *", tz="Europe/Berlin")
-    calls: list[datetime] = []
+    calls: list[str] = []
 
     class Counting:
         tz = cron.tz
 
         def prev_before(self, dt: datetime) -> datetime | None:
-            calls.append(dt)
+            calls.append("prev")
             return cron.prev_before(dt)
 
         def next_after(self, dt: datetime) -> datetime | None:
+            calls.append("next")
             return cron.next_after(dt)
 
         def period_hint(self) -> timedelta:
@@ -406,7 +407,8 @@ def test_a_due_schedule_with_one_slot_asks_for_one_previous_slot() -> None:
         allows=lambda s: True,
     )
     assert plan.fire == (start,)
-    assert len(calls) == 1
+    assert plan.next_due == cron.next_after(now).astimezone(UTC)
+    assert calls == ["next", "next"]
 
 
 def test_make_without_jitter_keeps_the_slot() -> None:
