@@ -65,7 +65,10 @@ WHERE name = :name AND version = :expected_version
 DELETE FROM rota_schedules WHERE name = :name
 
 -- name: due_schedules
-SELECT * FROM rota_schedules
+-- The columns in _codec.SCHEDULE_COLUMNS order: decoded by position.
+SELECT name, job, spec, created_at, updated_at, source, paused, retired,
+       last_slot, next_due, version, per_host
+FROM rota_schedules
 WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL AND next_due <= :now
 ORDER BY next_due, name
 LIMIT :limit
@@ -75,19 +78,6 @@ SELECT min(next_due) FROM rota_schedules
 WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL
 
 -- runs: creation and reading ------------------------------------------------
-
--- name: insert_run
-INSERT INTO rota_runs
-    (id, job, state, schedule, slot, created_at, available_at, queue, priority,
-     exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
-     started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
-     result, error, traceback, log, checkpoint, progress_done, progress_total)
-VALUES
-    (:id, :job, :state, :schedule, :slot, :created_at, :available_at, :queue, :priority,
-     :exclusive, :max_attempts, :options, :args, :kwargs, :attempt, :host, :manual, :parents,
-     :started_at, :finished_at, :worker, :lease_token, :lease_expires_at, :cancel_requested,
-     :result, :error, :traceback, :log, :checkpoint, :progress_done, :progress_total)
-ON CONFLICT (id) DO NOTHING
 
 -- name: update_run
 UPDATE rota_runs SET
