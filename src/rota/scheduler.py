@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
 from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
 from rota.schedule import Schedule
-from rota.stores.base import Advance, ScheduleRecord, Store
+from rota.stores.base import Advance, FireBatch, ScheduleRecord, Store
 
 if TYPE_CHECKING:
     from rota._firing import Fireable
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("rota.scheduler")
 
 Resolve = Callable[[ScheduleRecord], "Fireable"]
+_FIRE_CHUNK = 250
+"""Due schedules planned per ``Store.fire_batches`` batch: enough to amortize a
+round trip, few enough that a server writes one while the next is planned."""
 _SETTINGS_KEPT = 256
 """Distinct (policies, job) pairs whose run settings a scheduler keeps (``_run_settings``)."""
 
@@ -207,23 +210,19 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> TickReport:
         """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs.
 
-        Planning is done for the whole batch first; the store is then asked
-        once for the active runs (overlap) and once to insert every run and
-        record every schedule's progress (``Store.fire``), so a tick costs a
-        handful of round trips however many schedules are due.
+        The store is asked once for the due schedules, once for their active
+        runs (overlap), and once to insert every run and record every
+        schedule's progress (``Store.fire_batches``), so a tick costs a handful
+        of round trips however many schedules are due. Planning goes in chunks
+        of ``_FIRE_CHUNK``: a store with a server writes one chunk while the
+        next is planned.
         """
         now = self.clock.now() if now is None else now
         due = self.store.due_schedules(now, self.config.batch_size)
         self._left = set()
         report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
-        batch: list[_Pending] = []
-        for record in due:
-            outcome = self._process_safely(record, now)
-            if isinstance(outcome, _Pending):
-                batch.append(outcome)
-            else:
-                report += outcome
-        report += self._fire_batch(batch, now)
+        if due:
+            report += self._fire(due, now)
         if self.hooks is not None and report.missed:
             self.hooks.missed(report.runs)  # queued for the hooks' thread
         if report.runs:
@@ -339,32 +338,43 @@ class Scheduler:
             missed=missed,
         )
 
-    def _fire_batch(self, batch: Sequence[_Pending], now: datetime) -> TickReport:
-        """Apply overlap, insert every run, then record every schedule's progress."""
-        if not batch:
-            return TickReport()
-        wanting = sorted({pending.name for pending in batch if pending.queued})
-        active = self.store.active_runs_for(wanting) if wanting else {}
-        runs: list[Run] = []
-        to_cancel: list[str] = []
-        for pending in batch:
-            waiting = [run for run in pending.queued if run.state is RunState.WAITING]
-            queued = [run for run in pending.queued if run.state is RunState.QUEUED]
-            mine = [run for run in active.get(pending.name, ()) if run.host == pending.host]
-            decision = apply_overlap(pending.overlap, queued, mine, now=now)
-            to_cancel.extend(decision.cancel)
-            runs += [*pending.missed, *waiting, *decision.insert]
-        cancelled = self._cancel(to_cancel, now)
-        advances = [
-            Advance(p.progress.name, p.progress.version, p.plan.last_slot, p.plan.next_due)
-            for p in batch
+    def _fire(self, due: Sequence[ScheduleRecord], now: datetime) -> TickReport:
+        """Plan ``due`` chunk by chunk, apply overlap, insert every run, then record
+        every schedule's progress."""
+        active = self.store.active_runs_for(sorted({_schedule_of(r) for r in due}))
+        report = TickReport()
+        fired: list[list[Run]] = []
+        filtered = cancelled = 0
+
+        def batches() -> Iterator[FireBatch]:
+            nonlocal report, filtered, cancelled
+            for start in range(0, len(due), _FIRE_CHUNK):
+                batch: list[_Pending] = []
+                for record in due[start : start + _FIRE_CHUNK]:
+                    outcome = self._process_safely(record, now)
+                    if isinstance(outcome, _Pending):
+                        batch.append(outcome)
+                    else:
+                        report += outcome
+                if not batch:
+                    continue
+                runs, to_cancel = _overlap(batch, active, now)
+                cancelled += self._cancel(to_cancel, now)
+                filtered += sum(p.plan.filtered for p in batch)
+                fired.append(runs)
+                yield runs, [_advance_of(pending) for pending in batch]
+
+        results = self.store.fire_batches(batches())
+        inserted = [
+            run
+            for runs, (done, _) in zip(fired, results, strict=True)
+            for run, ok in zip(runs, done, strict=True)
+            if ok
         ]
-        done, _ = self.store.fire(runs, advances)
-        inserted = [run for run, ok in zip(runs, done, strict=True) if ok]
         self._settle(inserted, now)
         for name in sorted({r.schedule for r in inserted if r.state.is_terminal and r.schedule}):
             self.store.prune_runs(name, self.config.keep_runs)
-        return _report(inserted, sum(p.plan.filtered for p in batch), cancelled)
+        return report + _report(inserted, filtered, cancelled)
 
     def _settle(self, inserted: Sequence[Run], now: datetime) -> None:
         """Decide the waiting runs just inserted (their parents may have ended already)
@@ -644,6 +654,41 @@ class _Pending:
     plan: SlotPlan
     queued: list[Run]
     missed: list[Run]
+
+
+def _schedule_of(record: ScheduleRecord) -> str:
+    """The schedule whose runs ``record`` plans: its own, or a progress record's base."""
+    per_host = host_record_of(record)
+    return record.name if per_host is None else per_host[0]
+
+
+def _advance_of(pending: _Pending) -> Advance:
+    """The progress ``pending`` records: its plan's, over the version it was read at."""
+    progress, plan = pending.progress, pending.plan
+    return Advance(progress.name, progress.version, plan.last_slot, plan.next_due)
+
+
+def _overlap(
+    batch: Sequence[_Pending], active: Mapping[str, list[Run]], now: datetime
+) -> tuple[list[Run], list[str]]:
+    """The runs to insert for ``batch`` given the schedules' ``active`` runs, and the
+    ids of active runs to cancel (overlap ``replace``)."""
+    runs: list[Run] = []
+    to_cancel: list[str] = []
+    for pending in batch:
+        runs += pending.missed
+        new = pending.queued
+        current = active.get(pending.name)
+        if not new or not current:  # nothing to weigh the new runs against
+            runs += new
+            continue
+        waiting = [run for run in new if run.state is RunState.WAITING]
+        queued = [run for run in new if run.state is RunState.QUEUED]
+        mine = [run for run in current if run.host == pending.host]
+        decision = apply_overlap(pending.overlap, queued, mine, now=now)
+        to_cancel.extend(decision.cancel)
+        runs += [*waiting, *decision.insert]
+    return runs, to_cancel
 
 
 def _report(inserted: list[Run], filtered: int, cancelled: int) -> TickReport:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -10,7 +11,7 @@ import pytest
 
 from rota.errors import NaiveDatetime
 from rota.runs import RunState
-from rota.stores.base import Advance, Store
+from rota.stores.base import Advance, FireBatch, Store
 
 from .support import NOW, at, make_run, make_schedule
 
@@ -141,3 +142,81 @@ def test_overlapping_fires_at_once_each_insert_once(store: Store) -> None:
     assert not any(a and b for a, b in zip(one[0], two[0][::-1], strict=True))
     assert [a or b for a, b in zip(one[1], two[1][::-1], strict=True)] == [True] * 40
     assert all(r.version == 2 for r in store.list_schedules())
+
+
+# -- fire_batches: fire, one batch at a time ------------------------------------------------------
+
+
+def test_fire_batches_gives_each_batch_the_results_fire_would(store: Store) -> None:
+    _schedules(store, "a", "b", "c")
+    first = make_run("x", schedule="a")
+    batches = [
+        ([first, make_run("y", schedule="b")], [Advance("a", 1, NOW, at(60))]),
+        ([], [Advance("b", 1, NOW, at(60)), Advance("a", 1, NOW, at(90))]),
+        ([make_run("x", job="tests.again"), make_run("z", schedule="c")], []),
+        (
+            [make_run("w", schedule="c")],
+            [Advance("c", 1, NOW, at(30)), Advance("a", 2, at(60), None)],
+        ),
+    ]
+    assert store.fire_batches(iter(batches)) == [
+        ([True, True], [True]),
+        ([], [True, False]),  # the second "a" item saw the version the first one left
+        ([False, True], []),  # "x" was inserted by the first batch
+        ([True], [True, True]),
+    ]
+    assert store.get_run("x") == first
+    a, c = store.get_schedule("a"), store.get_schedule("c")
+    assert a is not None
+    assert c is not None
+    assert (a.version, a.last_slot, a.next_due) == (3, at(60), None)
+    assert (c.version, c.next_due) == (2, at(30))
+    assert store.fire_batches(iter([])) == []
+
+
+def test_fire_batches_may_call_the_store_while_a_batch_is_drawn(store: Store) -> None:
+    """The scheduler plans each batch as it is drawn, and planning may read or write."""
+    _schedules(store, "a", "b")
+    seen: list[int] = []
+
+    def batches() -> Iterator[FireBatch]:
+        for name in "ab":
+            record = store.get_schedule(name)
+            assert record is not None
+            seen.append(len(store.get_runs(["ra", "rb"])))  # what earlier batches wrote
+            assert store.save_schedule(make_schedule(f"{name}-new"), expected_version=None)
+            yield (
+                [make_run(f"r{name}", schedule=name)],
+                [Advance(name, record.version, NOW, at(60))],
+            )
+
+    assert store.fire_batches(batches()) == [([True], [True]), ([True], [True])]
+    assert seen[0] == 0
+    assert {r.id for r in store.get_runs(["ra", "rb"])} == {"ra", "rb"}
+    assert store.get_schedule("b-new") is not None
+
+
+def test_fire_batches_passes_on_an_error_of_the_batches_and_stays_usable(store: Store) -> None:
+    _schedules(store, "a")
+
+    def batches() -> Iterator[FireBatch]:
+        yield [make_run("r1", schedule="a")], [Advance("a", 1, NOW, at(60))]
+        raise RuntimeError("planning broke")
+
+    with pytest.raises(RuntimeError, match="planning broke"):
+        store.fire_batches(batches())
+    # Nothing is promised of the first batch, except that it is all or nothing.
+    record = store.get_schedule("a")
+    assert record is not None
+    assert (record.version == 2) == (store.get_run("r1") is not None)
+    assert store.fire([make_run("r2")], []) == ([True], [])
+
+
+def test_fire_batches_refuses_a_naive_datetime_in_any_batch(store: Store) -> None:
+    _schedules(store, "a")
+    naive = datetime(2030, 1, 1, 12, 0)
+    with pytest.raises(NaiveDatetime):
+        store.fire_batches(iter([([], [Advance("a", 1, naive, at(60))])]))
+    record = store.get_schedule("a")
+    assert record is not None
+    assert record.version == 1

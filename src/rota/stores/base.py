@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +72,10 @@ class Advance:
     expected_version: int
     last_slot: datetime | None
     next_due: datetime | None
+
+
+FireBatch = tuple[Sequence[Run], Sequence[Advance]]
+"""What ``Store.fire_batches`` fires at a time: ``fire``'s arguments."""
 
 
 class LeaseStatus(StrEnum):
@@ -294,6 +298,31 @@ class Store(ABC):
                 if value is not None:
                     _codec.utc(value, what)
         return self.insert_runs(runs), self.advance_schedules(advances)
+
+    def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
+        """``fire`` for each (runs, advances) batch that ``batches`` yields, in order:
+        one result per batch, as if ``fire`` were called for each in turn.
+
+        ``batches`` may be a generator that plans each batch as it is drawn,
+        and drawing one may call other methods of this store. A backend with a
+        server sends each batch before it draws the next, so the server's work
+        on one overlaps the caller's on the next. Each batch is all or nothing
+        as ``fire`` is; batches need not be atomic together. This default
+        draws every batch, then fires them all as one batch.
+        """
+        drawn = [(list(runs), list(advances)) for runs, advances in batches]
+        runs = [run for batch in drawn for run in batch[0]]
+        advances = [advance for batch in drawn for advance in batch[1]]
+        inserted, advanced = self.fire(runs, advances) if runs or advances else ([], [])
+        results: list[tuple[list[bool], list[bool]]] = []
+        r = a = 0
+        for batch_runs, batch_advances in drawn:
+            results.append(
+                (inserted[r : r + len(batch_runs)], advanced[a : a + len(batch_advances)])
+            )
+            r += len(batch_runs)
+            a += len(batch_advances)
+        return results
 
     # -- runs: reading ---------------------------------------------------
 
