@@ -21,6 +21,7 @@ every ``discover_interval`` for schedules created at run time.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -222,7 +223,8 @@ class Scheduler:
         self._left = set()
         report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
         if due:
-            report += self._fire(due, now)
+            with _collector_paused():
+                report += self._fire(due, now)
         if self.hooks is not None and report.missed:
             self.hooks.missed(report.runs)  # queued for the hooks' thread
         if report.runs:
@@ -654,6 +656,25 @@ class _Pending:
     plan: SlotPlan
     queued: list[Run]
     missed: list[Run]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile (unless it is off already).
+
+    A busy tick allocates tens of thousands of short-lived objects and no
+    cycles: the collections they set off were 5 % of its Python, and a full
+    collection landing in a tick costs tens of milliseconds. Whatever the
+    tick leaves is collected after it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _schedule_of(record: ScheduleRecord) -> str:
