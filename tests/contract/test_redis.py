@@ -560,7 +560,65 @@ _OPTIONAL_AT = st.none() | st.just(NOW)
     )
 )
 def test_the_insert_encoding_is_the_fields_of_the_run(run: Run) -> None:
-    assert json.loads(insert_batch([run, run])) == [run_fields(run)] * 2
+    twin = run.evolve(id=run.id + "-2", slot=None, args=(), parents=("p",))
+    assert _expand(insert_batch([run, twin, run])) == [
+        _as_dict(run_fields(r)) for r in (run, twin, run)
+    ]
+
+
+def _as_dict(fields: list[str]) -> dict[str, str]:
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
+def _expand(batch: str) -> list[dict[str, str]]:
+    """What ``insert_all`` (lua/_lib.lua) writes for each run of an insert batch:
+    its own fields, then its shape's."""
+    shapes, runs = json.loads(batch)
+    out = []
+    for place, run_id, schedule, slot, available_at, args, kwargs, parents in runs:
+        fields = {"id": run_id, "available_at": available_at, "args": args, "kwargs": kwargs}
+        fields["parents"] = parents
+        if schedule is not False:
+            fields["schedule"] = schedule
+        if slot is not False:
+            fields["slot"] = slot
+        out.append(fields | _as_dict(shapes[place - 1]))
+    return out
+
+
+def test_runs_sharing_a_shape_or_not_are_stored_as_their_fields(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    """The hashes a mixed batch leaves are each run's ``run_fields``: runs that share
+    job, state, options and created_at share a shape in the batch; a started run,
+    other options, another instant or state each make another."""
+    store = make()
+    runs = [
+        make_run("a", slot=at(0), kwargs={"user": 1}),
+        make_run("b", slot=at(60), kwargs={"user": 2}, available=60),
+        make_run("c", schedule=None, args=(1, "é")),
+        make_run("d", exclusive=True),
+        make_run("e", created=5),
+        make_run("f", state=RunState.WAITING, parents=("a", "b")),
+        make_run("g", state=RunState.MISSED, slot=at(-60)),
+        make_run(
+            "h",
+            state=RunState.RUNNING,
+            worker="w",
+            lease_token="t",
+            started_at=at(1),
+            lease_expires_at=at(30),
+            attempt=1,
+        ),
+        make_run("i", host="h1", priority=2, queue="q"),
+    ]
+    shapes, _ = json.loads(insert_batch(runs))
+    assert len(shapes) == 7  # a, b and c share one
+    assert store.insert_runs([*runs, make_run("a", kwargs={"user": 9})]) == [True] * 9 + [False]
+    base = store.options.base
+    for run in runs:
+        assert admin.hgetall(base + "run:" + run.id) == _as_dict(run_fields(run))
+        assert store.get_run(run.id) == run
 
 
 def test_insert_runs_is_one_command_per_call(

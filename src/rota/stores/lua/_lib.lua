@@ -88,15 +88,12 @@ local function unindex(id, r)
   end
 end
 
--- `seen` (optional): the levels this script already added, to add each once.
-local function index(id, r, seen)
+-- Add run `id` (its view `r`) to the indexes its state and schedule call for
+-- (insert_all does the same for new runs, batching what it can).
+local function index(id, r)
   if CLAIMABLE[r.state] then
     redis.call('ZADD', ready_key(r.priority, r.queue), r.available_at, id)
-    local level = r.priority .. ':' .. r.queue
-    if not (seen and seen[level]) then
-      redis.call('ZADD', B .. 'levels', r.priority, level)
-      if seen then seen[level] = true end
-    end
+    redis.call('ZADD', B .. 'levels', r.priority, r.priority .. ':' .. r.queue)
   elseif r.state == 'running' then
     redis.call('ZADD', B .. 'running', r.lease_expires_at or '0', id)
     if r.schedule then redis.call('HINCRBY', B .. 'running_sched', r.schedule, 1) end
@@ -253,28 +250,103 @@ local function save_schedule(name, expected, retired, per_host, due, sets, dels)
   return version
 end
 
--- Insert each run of `batch` (insert_runs.lua's JSON text) only if its id is
--- absent: the exactly-once constraint (insert_runs and fire). Returns one
+-- `command` (ZADD, ZREM) on `key` with `items`, in slices: unpack has a
+-- limit on how many values it returns.
+local function variadic(command, key, items)
+  for i = 1, #items, 2000 do
+    redis.call(command, key, unpack(items, i, math.min(i + 1999, #items)))
+  end
+end
+
+-- Members to add to zsets that many runs of a batch share (`runs`, the
+-- ready zsets, `running`, `waiting`): added by one ZADD per zset at the end
+-- (add_flush) rather than one per run.
+local function add_batch() return { keys = {}, items = {} } end
+local function add_later(adds, key, score, member)
+  local items = adds.items[key]
+  if not items then
+    items = {}
+    adds.items[key] = items
+    adds.keys[#adds.keys + 1] = key
+  end
+  items[#items + 1] = score
+  items[#items + 1] = member
+end
+local function add_flush(adds)
+  for _, key in ipairs(adds.keys) do variadic('ZADD', key, adds.items[key]) end
+end
+
+-- Insert each run of `batch` (insert_runs.lua's JSON text, built by
+-- rota.stores._redis_codec.insert_batch) only if its id is absent: the
+-- exactly-once constraint (insert_runs and fire). The batch is
+-- [shapes, runs]: a shape is the [field, value, …] that runs share (job,
+-- state, queue, options, created_at, …: most of a run, the same for a tick's
+-- runs), a run is [its shape's place, id, schedule or false, slot or false,
+-- available_at, args, kwargs, parents] (what differs from run to run). A run's
+-- hash is its own fields then its shape's, as one HSET. Returns one
 -- character per run, as one text: '1' inserted, '0' already there; and
 -- whether some run was inserted (the caller PUBLISHes).
 local function insert_all(batch)
-  local out, woke, seen = {}, false, {}
-  for n, fields in ipairs(cjson.decode(batch)) do
-    local id = fields[2]
+  local data = cjson.decode(batch)
+  local shapes, runs = data[1], data[2]
+  local views = {}
+  for k, shape in ipairs(shapes) do
+    local v = {}
+    for i = 1, #shape, 2 do v[shape[i]] = shape[i + 1] end
+    views[k] = v
+  end
+  local out, woke, levels, adds = {}, false, {}, add_batch()
+  for n, run in ipairs(runs) do
+    local id = run[2]
     local key = run_key(id)
     if redis.call('EXISTS', key) == 1 then
       out[n] = '0'
     else
+      local shape, v = shapes[run[1]], views[run[1]]
+      local schedule, available_at, parents = run[3], run[5], run[8]
+      local fields = { 'id', id, 'available_at', available_at, 'args', run[6], 'kwargs', run[7],
+                       'parents', parents }
+      local m = 10
+      if schedule then
+        fields[11], fields[12], m = 'schedule', schedule, 12
+      end
+      if run[4] then
+        fields[m + 1], fields[m + 2], m = 'slot', run[4], m + 2
+      end
+      for i = 1, #shape do fields[m + i] = shape[i] end
       redis.call('HSET', key, unpack(fields))
-      local r = {}
-      for k = 1, #fields, 2 do r[fields[k]] = fields[k + 1] end
-      redis.call('ZADD', B .. 'runs', r.created_at, id)
-      if r.schedule then redis.call('ZADD', B .. 'sched:' .. r.schedule, r.created_at, id) end
-      index(id, r, seen)
-      if TERMINAL[r.state] and TTL > 0 then redis.call('EXPIRE', key, TTL) end
+      -- The indexes of a new run, as index() makes them.
+      local state, created_at = v.state, v.created_at
+      add_later(adds, B .. 'runs', created_at, id)
+      if schedule then redis.call('ZADD', B .. 'sched:' .. schedule, created_at, id) end
+      if CLAIMABLE[state] then
+        local level = v.priority .. ':' .. v.queue
+        add_later(adds, B .. 'ready:' .. level, available_at, id)
+        if not levels[level] then
+          redis.call('ZADD', B .. 'levels', v.priority, level)
+          levels[level] = true
+        end
+      elseif state == 'running' then
+        add_later(adds, B .. 'running', v.lease_expires_at or '0', id)
+        if schedule then redis.call('HINCRBY', B .. 'running_sched', schedule, 1) end
+      elseif state == 'waiting' then
+        add_later(adds, B .. 'waiting', 0, id)
+        for _, parent in ipairs(parents_of({ parents = parents })) do
+          redis.call('ZADD', B .. 'waiters:' .. parent, 0, id)
+        end
+      end
+      if schedule then
+        if ACTIVE[state] then
+          redis.call('ZADD', B .. 'active:' .. schedule, created_at, id)
+        elseif TERMINAL[state] then
+          redis.call('ZADD', B .. 'done:' .. schedule, created_at, id)
+        end
+      end
+      if TERMINAL[state] and TTL > 0 then redis.call('EXPIRE', key, TTL) end
       out[n], woke = '1', true
     end
   end
+  add_flush(adds)
   return table.concat(out), woke
 end
 
