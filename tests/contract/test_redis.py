@@ -21,7 +21,7 @@ from redis.crc import key_slot
 
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run, RunState
-from rota.stores import open_store
+from rota.stores import _codec, open_store
 from rota.stores._redis_codec import insert_batch, parse_url, run_fields
 from rota.stores.base import Advance, Outcome, Store
 from rota.stores.memory import MemoryStore
@@ -646,6 +646,30 @@ def _counting(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(client, "execute_command", counting)
     return sent
+
+
+def test_a_batch_leaves_the_due_index_as_its_last_advance_of_each_schedule_says(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    """advance_schedules changes ``due`` once per schedule, after the items: each
+    schedule's last successful advance decides (due at its next_due, or not)."""
+    store = make()
+    for name in ("on-off", "off-on", "moved"):
+        store.save_schedule(make_schedule(name, next_due=0), expected_version=None)
+    flags = store.advance_schedules(
+        [
+            Advance("on-off", 1, at(0), at(60)),
+            Advance("off-on", 1, at(0), None),
+            Advance("moved", 1, at(0), at(60)),
+            Advance("on-off", 2, at(60), None),
+            Advance("off-on", 2, at(60), at(120)),
+            Advance("moved", 2, at(60), at(90)),
+            Advance("moved", 2, at(90), at(10)),  # stale: changes nothing
+        ]
+    )
+    assert flags == [True] * 6 + [False]
+    due = admin.zrange(store.options.base + "due", 0, -1, withscores=True)
+    assert due == [("moved", _codec.to_us(at(90))), ("off-on", _codec.to_us(at(120)))]
 
 
 def test_fire_is_one_command(

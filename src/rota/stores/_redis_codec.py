@@ -287,18 +287,21 @@ def _json(value: Any, what: str, run_id: str | None = None) -> str:
 
 def advance_batch(advances: Sequence[Advance]) -> str:
     """``advance_schedules.lua``'s ARGV: the JSON of ``[[name, expected version,
-    last_slot or '', next_due or ''], …]``, times in microseconds."""
-    opt_to_us = _codec.opt_to_us
+    last_slot or '', next_due or ''], …]``, times in microseconds (each distinct
+    instant converted once). Refuses a naive time first."""
+    times = _Micros()
     batch = []
     for a in advances:
-        last = opt_to_us(a.last_slot, "last_slot")
-        due = opt_to_us(a.next_due, "next_due")
+        last, due = a.last_slot, a.next_due
+        if (last is not None and last.tzinfo is None) or (due is not None and due.tzinfo is None):
+            _codec.opt_to_us(last, "last_slot")  # raises NaiveDatetime, naming the field
+            _codec.opt_to_us(due, "next_due")
         batch.append(
             [
                 a.name,
                 str(int(a.expected_version)),
-                "" if last is None else str(last),
-                "" if due is None else str(due),
+                "" if last is None else times[last],
+                "" if due is None else times[due],
             ]
         )
     return _ENCODE(batch)
