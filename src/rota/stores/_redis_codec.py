@@ -385,11 +385,52 @@ def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
     return _codec.row_to_run(row), fields.get("rev", "0")
 
 
-def schedule_from_list(item: Sequence[Any]) -> ScheduleRecord:
-    """The schedule ``due_schedules.lua`` returns as a list (its columns in the
-    order of ``_SCHEDULE_COLUMNS``, the spec parsed already)."""
-    row = dict(zip(_SCHEDULE_COLUMNS, item, strict=True))
-    return _codec.schedule_from_row(row, row["spec"])
+def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
+    """The schedules of ``due_schedules.lua``'s reply: its rows as one JSON text,
+    then each spec as stored (parsed here as one JSON array: one parse for
+    the lot). Built directly rather than through a row dict: a busy tick
+    reads a thousand; equal instants (a tick's schedules share a few slots)
+    become one ``datetime``."""
+    rows = json.loads(reply[0])
+    specs = json.loads("[" + ",".join(reply[1:]) + "]")
+    at = _Instants()
+    return [
+        ScheduleRecord(
+            name=name,
+            job=job,
+            spec=spec,
+            created_at=at[created_at],
+            updated_at=at[updated_at],
+            source=source,
+            paused=bool(paused),
+            retired=bool(retired),
+            last_slot=None if last_slot is None else at[last_slot],
+            next_due=None if next_due is None else at[next_due],
+            version=version,
+            per_host=bool(per_host),
+        )
+        for (
+            name,
+            job,
+            created_at,
+            updated_at,
+            source,
+            paused,
+            retired,
+            last_slot,
+            next_due,
+            version,
+            per_host,
+        ), spec in zip(rows, specs, strict=True)
+    ]
+
+
+class _Instants(dict[int, datetime]):
+    """Microseconds since the epoch as datetimes, each converted once."""
+
+    def __missing__(self, us: int) -> datetime:
+        dt = self[us] = _codec.from_us(us)
+        return dt
 
 
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:

@@ -336,12 +336,11 @@ class RedisStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
-        """One script call, whose reply holds each spec as JSON (parsed once, here)."""
+        """One script call, whose reply holds the specs as stored (parsed once, here)."""
         now_us = _codec.to_us(now, "now")
         if limit <= 0:
             return []
-        reply = self._run("due_schedules", now_us, limit)
-        return [rc.schedule_from_list(item) for item in json.loads(reply)]
+        return rc.due_records(self._run("due_schedules", now_us, limit))
 
     def next_due_at(self) -> datetime | None:
         first = self._call("zrange", self._base + "due", 0, 0, withscores=True)
