@@ -672,6 +672,18 @@ def test_a_batch_leaves_the_due_index_as_its_last_advance_of_each_schedule_says(
     assert due == [("moved", _codec.to_us(at(90))), ("off-on", _codec.to_us(at(120)))]
 
 
+def test_active_runs_for_names_of_any_text(make: Callable[..., RedisStore]) -> None:
+    """The names go to the script as one JSON argument: any text comes back as is."""
+    store = make()
+    names = ['odd "name" é/\\', "1", "[]", "null", "with space"]
+    store.insert_runs([make_run(f"r{n}", schedule=name) for n, name in enumerate(names)])
+    found = store.active_runs_for([*names, "none"])
+    assert {name: [r.id for r in runs] for name, runs in found.items()} == {
+        **{name: [f"r{n}"] for n, name in enumerate(names)},
+        "none": [],
+    }
+
+
 def test_fire_is_one_command(
     make: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:

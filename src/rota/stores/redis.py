@@ -411,10 +411,10 @@ class RedisStore(Store):
         )
 
     def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
-        """One script call for every schedule."""
+        """One script call for every schedule, their names as one JSON argument."""
         found: dict[str, list[Run]] = {name: [] for name in schedules}
         if found:
-            for run in self._runs(self._run("active_runs_for", *found)):
+            for run in self._runs(self._run("active_runs_for", rc.encode(list(found)))):
                 if run.schedule in found:
                     found[run.schedule].append(run)
         return found
