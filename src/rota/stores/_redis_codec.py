@@ -226,10 +226,10 @@ def insert_batch(runs: Sequence[Run]) -> str:
             )
             place = places.get(key)
             if place is None:
-                shapes.append(_shape(run, times))
+                shapes.append(_shape(run))
                 place = places[key] = len(shapes)
         else:
-            shapes.append(_shape(run, times))
+            shapes.append(_shape(run))
             place = len(shapes)
         args, kwargs = run.args, run.kwargs
         items.append(
@@ -251,7 +251,7 @@ _PER_RUN = frozenset({"id", "schedule", "slot", "available_at", "args", "kwargs"
 """The fields ``insert_batch`` sends with each run rather than in its shape."""
 
 
-def _shape(run: Run, times: _Micros) -> list[str]:
+def _shape(run: Run) -> list[str]:
     """The ``[field, value, …]`` of ``run_fields(run)`` but the per-run ones."""
     fields = run_fields(run)
     shape: list[str] = []
