@@ -21,7 +21,7 @@ from redis.crc import key_slot
 
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run, RunState
-from rota.stores import open_store
+from rota.stores import _codec, open_store
 from rota.stores._redis_codec import insert_batch, parse_url, run_fields
 from rota.stores.base import Advance, Outcome, Store
 from rota.stores.memory import MemoryStore
@@ -560,7 +560,65 @@ _OPTIONAL_AT = st.none() | st.just(NOW)
     )
 )
 def test_the_insert_encoding_is_the_fields_of_the_run(run: Run) -> None:
-    assert json.loads(insert_batch([run, run])) == [run_fields(run)] * 2
+    twin = run.evolve(id=run.id + "-2", slot=None, args=(), parents=("p",))
+    assert _expand(insert_batch([run, twin, run])) == [
+        _as_dict(run_fields(r)) for r in (run, twin, run)
+    ]
+
+
+def _as_dict(fields: list[str]) -> dict[str, str]:
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
+def _expand(batch: str) -> list[dict[str, str]]:
+    """What ``insert_all`` (lua/_lib.lua) writes for each run of an insert batch:
+    its own fields, then its shape's."""
+    shapes, runs = json.loads(batch)
+    out = []
+    for place, run_id, schedule, slot, available_at, args, kwargs, parents in runs:
+        fields = {"id": run_id, "available_at": available_at, "args": args, "kwargs": kwargs}
+        fields["parents"] = parents
+        if schedule is not False:
+            fields["schedule"] = schedule
+        if slot is not False:
+            fields["slot"] = slot
+        out.append(fields | _as_dict(shapes[place - 1]))
+    return out
+
+
+def test_runs_sharing_a_shape_or_not_are_stored_as_their_fields(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    """The hashes a mixed batch leaves are each run's ``run_fields``: runs that share
+    job, state, options and created_at share a shape in the batch; a started run,
+    other options, another instant or state each make another."""
+    store = make()
+    runs = [
+        make_run("a", slot=at(0), kwargs={"user": 1}),
+        make_run("b", slot=at(60), kwargs={"user": 2}, available=60),
+        make_run("c", schedule=None, args=(1, "é")),
+        make_run("d", exclusive=True),
+        make_run("e", created=5),
+        make_run("f", state=RunState.WAITING, parents=("a", "b")),
+        make_run("g", state=RunState.MISSED, slot=at(-60)),
+        make_run(
+            "h",
+            state=RunState.RUNNING,
+            worker="w",
+            lease_token="t",
+            started_at=at(1),
+            lease_expires_at=at(30),
+            attempt=1,
+        ),
+        make_run("i", host="h1", priority=2, queue="q"),
+    ]
+    shapes, _ = json.loads(insert_batch(runs))
+    assert len(shapes) == 7  # a, b and c share one
+    assert store.insert_runs([*runs, make_run("a", kwargs={"user": 9})]) == [True] * 9 + [False]
+    base = store.options.base
+    for run in runs:
+        assert admin.hgetall(base + "run:" + run.id) == _as_dict(run_fields(run))
+        assert store.get_run(run.id) == run
 
 
 def test_insert_runs_is_one_command_per_call(
@@ -588,6 +646,42 @@ def _counting(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(client, "execute_command", counting)
     return sent
+
+
+def test_a_batch_leaves_the_due_index_as_its_last_advance_of_each_schedule_says(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    """advance_schedules changes ``due`` once per schedule, after the items: each
+    schedule's last successful advance decides (due at its next_due, or not)."""
+    store = make()
+    for name in ("on-off", "off-on", "moved"):
+        store.save_schedule(make_schedule(name, next_due=0), expected_version=None)
+    flags = store.advance_schedules(
+        [
+            Advance("on-off", 1, at(0), at(60)),
+            Advance("off-on", 1, at(0), None),
+            Advance("moved", 1, at(0), at(60)),
+            Advance("on-off", 2, at(60), None),
+            Advance("off-on", 2, at(60), at(120)),
+            Advance("moved", 2, at(60), at(90)),
+            Advance("moved", 2, at(90), at(10)),  # stale: changes nothing
+        ]
+    )
+    assert flags == [True] * 6 + [False]
+    due = admin.zrange(store.options.base + "due", 0, -1, withscores=True)
+    assert due == [("moved", _codec.to_us(at(90))), ("off-on", _codec.to_us(at(120)))]
+
+
+def test_active_runs_for_names_of_any_text(make: Callable[..., RedisStore]) -> None:
+    """The names go to the script as one JSON argument: any text comes back as is."""
+    store = make()
+    names = ['odd "name" é/\\', "1", "[]", "null", "with space"]
+    store.insert_runs([make_run(f"r{n}", schedule=name) for n, name in enumerate(names)])
+    found = store.active_runs_for([*names, "none"])
+    assert {name: [r.id for r in runs] for name, runs in found.items()} == {
+        **{name: [f"r{n}"] for n, name in enumerate(names)},
+        "none": [],
+    }
 
 
 def test_fire_is_one_command(

@@ -336,12 +336,11 @@ class RedisStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
-        """One script call, whose reply holds each spec as JSON (parsed once, here)."""
+        """One script call, whose reply holds the specs as stored (parsed once, here)."""
         now_us = _codec.to_us(now, "now")
         if limit <= 0:
             return []
-        reply = self._run("due_schedules", now_us, limit)
-        return [rc.schedule_from_list(item) for item in json.loads(reply)]
+        return rc.due_records(self._run("due_schedules", now_us, limit))
 
     def next_due_at(self) -> datetime | None:
         first = self._call("zrange", self._base + "due", 0, 0, withscores=True)
@@ -412,10 +411,10 @@ class RedisStore(Store):
         )
 
     def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
-        """One script call for every schedule."""
+        """One script call for every schedule, their names as one JSON argument."""
         found: dict[str, list[Run]] = {name: [] for name in schedules}
         if found:
-            for run in self._runs(self._run("active_runs_for", *found)):
+            for run in self._runs(self._run("active_runs_for", rc.encode(list(found)))):
                 if run.schedule in found:
                     found[run.schedule].append(run)
         return found

@@ -88,15 +88,12 @@ local function unindex(id, r)
   end
 end
 
--- `seen` (optional): the levels this script already added, to add each once.
-local function index(id, r, seen)
+-- Add run `id` (its view `r`) to the indexes its state and schedule call for
+-- (insert_all does the same for new runs, batching what it can).
+local function index(id, r)
   if CLAIMABLE[r.state] then
     redis.call('ZADD', ready_key(r.priority, r.queue), r.available_at, id)
-    local level = r.priority .. ':' .. r.queue
-    if not (seen and seen[level]) then
-      redis.call('ZADD', B .. 'levels', r.priority, level)
-      if seen then seen[level] = true end
-    end
+    redis.call('ZADD', B .. 'levels', r.priority, r.priority .. ':' .. r.queue)
   elseif r.state == 'running' then
     redis.call('ZADD', B .. 'running', r.lease_expires_at or '0', id)
     if r.schedule then redis.call('HINCRBY', B .. 'running_sched', r.schedule, 1) end
@@ -185,25 +182,35 @@ end
 
 -- Record the scheduler's progress on schedule `name` if its version is
 -- `expected` (advance_schedule and advance_schedules); '' clears a time.
--- Returns 1, or 0 on conflict.
-local function advance(name, expected, last_slot, next_due)
+-- `due` (optional): a batch from due_batch(), which takes the schedule's
+-- change to the `due` index, for due_flush() to make (one ZADD for the lot)
+-- instead of a call here. Returns 1, or 0 on conflict.
+local function advance(name, expected, last_slot, next_due, due)
   local key = B .. 'schedule:' .. name
   local f = redis.call('HMGET', key, 'version', 'paused', 'retired')
   if f[1] ~= expected then return 0 end
-  -- One HSET (the version with the times) and at most one HDEL.
-  local sets, dels = { 'version', string.format('%d', tonumber(expected) + 1) }, {}
-  for _, pair in ipairs({ { 'last_slot', last_slot }, { 'next_due', next_due } }) do
-    if pair[2] == '' then
-      dels[#dels + 1] = pair[1]
+  -- One HSET (the version with the times) and at most one HDEL, no tables.
+  local version = string.format('%d', tonumber(expected) + 1)
+  if last_slot == '' then
+    if next_due == '' then
+      redis.call('HSET', key, 'version', version)
+      redis.call('HDEL', key, 'last_slot', 'next_due')
     else
-      sets[#sets + 1] = pair[1]
-      sets[#sets + 1] = pair[2]
+      redis.call('HSET', key, 'version', version, 'next_due', next_due)
+      redis.call('HDEL', key, 'last_slot')
     end
+  elseif next_due == '' then
+    redis.call('HSET', key, 'version', version, 'last_slot', last_slot)
+    redis.call('HDEL', key, 'next_due')
+  else
+    redis.call('HSET', key, 'version', version, 'last_slot', last_slot, 'next_due', next_due)
   end
-  redis.call('HSET', key, unpack(sets))
-  if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
-  if next_due ~= '' and f[2] == '0' and f[3] == '0' then
-    redis.call('ZADD', B .. 'due', next_due, name)
+  local score = next_due ~= '' and f[2] == '0' and f[3] == '0' and next_due or false
+  if due then
+    if due.score[name] == nil then due.names[#due.names + 1] = name end
+    due.score[name] = score
+  elseif score then
+    redis.call('ZADD', B .. 'due', score, name)
   else
     redis.call('ZREM', B .. 'due', name)
   end
@@ -253,39 +260,136 @@ local function save_schedule(name, expected, retired, per_host, due, sets, dels)
   return version
 end
 
--- Insert each run of `batch` (insert_runs.lua's JSON text) only if its id is
--- absent: the exactly-once constraint (insert_runs and fire). Returns one
+-- `command` (ZADD, ZREM) on `key` with `items`, in slices: unpack has a
+-- limit on how many values it returns.
+local function variadic(command, key, items)
+  for i = 1, #items, 2000 do
+    redis.call(command, key, unpack(items, i, math.min(i + 1999, #items)))
+  end
+end
+
+-- Members to add to zsets that many runs of a batch share (`runs`, the
+-- ready zsets, `running`, `waiting`): added by one ZADD per zset at the end
+-- (add_flush) rather than one per run.
+local function add_batch() return { keys = {}, items = {} } end
+local function add_later(adds, key, score, member)
+  local items = adds.items[key]
+  if not items then
+    items = {}
+    adds.items[key] = items
+    adds.keys[#adds.keys + 1] = key
+  end
+  items[#items + 1] = score
+  items[#items + 1] = member
+end
+local function add_flush(adds)
+  for _, key in ipairs(adds.keys) do variadic('ZADD', key, adds.items[key]) end
+end
+
+-- Insert each run of `batch` (insert_runs.lua's JSON text, built by
+-- rota.stores._redis_codec.insert_batch) only if its id is absent: the
+-- exactly-once constraint (insert_runs and fire). The batch is
+-- [shapes, runs]: a shape is the [field, value, …] that runs share (job,
+-- state, queue, options, created_at, …: most of a run, the same for a tick's
+-- runs), a run is [its shape's place, id, schedule or false, slot or false,
+-- available_at, args, kwargs, parents] (what differs from run to run). A run's
+-- hash is its shape's fields and its own. Returns one
 -- character per run, as one text: '1' inserted, '0' already there; and
 -- whether some run was inserted (the caller PUBLISHes).
 local function insert_all(batch)
-  local out, woke, seen = {}, false, {}
-  for n, fields in ipairs(cjson.decode(batch)) do
-    local id = fields[2]
+  local data = cjson.decode(batch)
+  local shapes, runs = data[1], data[2]
+  local views = {}
+  for k, shape in ipairs(shapes) do
+    local v = {}
+    for i = 1, #shape, 2 do v[shape[i]] = shape[i + 1] end
+    views[k] = v
+  end
+  local out, woke, levels, adds = {}, false, {}, add_batch()
+  for n, run in ipairs(runs) do
+    local id = run[2]
     local key = run_key(id)
     if redis.call('EXISTS', key) == 1 then
       out[n] = '0'
     else
-      redis.call('HSET', key, unpack(fields))
-      local r = {}
-      for k = 1, #fields, 2 do r[fields[k]] = fields[k + 1] end
-      redis.call('ZADD', B .. 'runs', r.created_at, id)
-      if r.schedule then redis.call('ZADD', B .. 'sched:' .. r.schedule, r.created_at, id) end
-      index(id, r, seen)
-      if TERMINAL[r.state] and TTL > 0 then redis.call('EXPIRE', key, TTL) end
+      local shape, v = shapes[run[1]], views[run[1]]
+      local schedule, available_at, parents = run[3], run[5], run[8]
+      local own = { 'id', id, 'available_at', available_at, 'args', run[6], 'kwargs', run[7],
+                    'parents', parents }
+      if schedule then
+        own[11], own[12] = 'schedule', schedule
+      end
+      if run[4] then
+        local m = #own
+        own[m + 1], own[m + 2] = 'slot', run[4]
+      end
+      -- Two HSETs rather than one of a table joining both: building that table
+      -- costs the script more than the second call.
+      redis.call('HSET', key, unpack(shape))
+      redis.call('HSET', key, unpack(own))
+      -- The indexes of a new run, as index() makes them.
+      local state, created_at = v.state, v.created_at
+      add_later(adds, B .. 'runs', created_at, id)
+      if schedule then redis.call('ZADD', B .. 'sched:' .. schedule, created_at, id) end
+      if CLAIMABLE[state] then
+        local level = v.priority .. ':' .. v.queue
+        add_later(adds, B .. 'ready:' .. level, available_at, id)
+        if not levels[level] then
+          redis.call('ZADD', B .. 'levels', v.priority, level)
+          levels[level] = true
+        end
+      elseif state == 'running' then
+        add_later(adds, B .. 'running', v.lease_expires_at or '0', id)
+        if schedule then redis.call('HINCRBY', B .. 'running_sched', schedule, 1) end
+      elseif state == 'waiting' then
+        add_later(adds, B .. 'waiting', 0, id)
+        for _, parent in ipairs(parents_of({ parents = parents })) do
+          redis.call('ZADD', B .. 'waiters:' .. parent, 0, id)
+        end
+      end
+      if schedule then
+        if ACTIVE[state] then
+          redis.call('ZADD', B .. 'active:' .. schedule, created_at, id)
+        elseif TERMINAL[state] then
+          redis.call('ZADD', B .. 'done:' .. schedule, created_at, id)
+        end
+      end
+      if TERMINAL[state] and TTL > 0 then redis.call('EXPIRE', key, TTL) end
       out[n], woke = '1', true
     end
   end
+  add_flush(adds)
   return table.concat(out), woke
+end
+
+-- The `due` index changes of a batch of advances: each schedule's last one
+-- (its next_due, or false to leave the index), made by due_flush with one
+-- ZADD and one ZREM.
+local function due_batch() return { names = {}, score = {} } end
+local function due_flush(due)
+  local add, rem = {}, {}
+  for _, name in ipairs(due.names) do
+    local score = due.score[name]
+    if score then
+      add[#add + 1] = score
+      add[#add + 1] = name
+    else
+      rem[#rem + 1] = name
+    end
+  end
+  variadic('ZADD', B .. 'due', add)
+  variadic('ZREM', B .. 'due', rem)
 end
 
 -- advance() for each item of `batch` (advance_schedules.lua's JSON text), in
 -- order: an item sees what the ones before it did (advance_schedules and
 -- fire). Returns one character per item, as one text: '1' advanced, '0' conflict.
 local function advance_all(batch)
-  local out = {}
+  local out, due = {}, due_batch()
   for n, a in ipairs(cjson.decode(batch)) do
-    out[n] = advance(a[1], a[2], a[3], a[4]) == 1 and '1' or '0'
+    out[n] = advance(a[1], a[2], a[3], a[4], due) == 1 and '1' or '0'
   end
+  due_flush(due)
   return table.concat(out)
 end
 

@@ -132,12 +132,6 @@ for n, p in ipairs(picked) do
   if p.schedule then redis.call('HINCRBY', B .. 'running_sched', p.schedule, 1) end
   out[n] = record
 end
--- (in slices: unpack has a limit on how many values it returns)
-local function variadic(command, key, items)
-  for i = 1, #items, 1000 do
-    redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
-  end
-end
 variadic('ZADD', B .. 'running', running)
 for _, source in ipairs(touched) do
   variadic('ZREM', source.key, source.taken)

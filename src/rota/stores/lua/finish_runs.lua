@@ -11,8 +11,6 @@ for n, f in ipairs(cjson.decode(ARGV[3])) do
   out[n] = done == 0 and '0' or (waited and '2' or '1')
   woke = woke or claimable
 end
-for i = 1, #gone, 1000 do
-  redis.call('ZREM', B .. 'running', unpack(gone, i, math.min(i + 999, #gone)))
-end
+variadic('ZREM', B .. 'running', gone)
 if woke then wake() end
 return table.concat(out)
