@@ -742,3 +742,45 @@ def test_claims_and_finishes_are_one_command_each_and_settle_skips_unwaited_runs
     [late] = store.settle_waiting(["late"], now=at(3))
     assert late.state is RunState.QUEUED
     assert store.settle_waiting(["r0"], now=at(3)) == []  # looked up this time: nothing waits
+
+
+# -- fire_batches: pipelined ------------------------------------------------------------------
+
+
+def _fire_batch(name: str, store: Store) -> tuple[list[Run], list[Advance]]:
+    record = store.get_schedule(name)
+    assert record is not None
+    return [make_run(f"run-{name}", schedule=name)], [Advance(name, record.version, NOW, at(60))]
+
+
+def test_fire_batches_sends_a_batch_before_drawing_the_next(
+    make: Callable[..., RedisStore],
+) -> None:
+    """Redis inserts batch 1 while batch 2 is still being planned."""
+    store, other = make(), make()
+    for name in "ab":
+        assert store.save_schedule(make_schedule(name), expected_version=None)
+    seen_while_drawing: list[bool] = []
+
+    def batches() -> Iterator[tuple[list[Run], list[Advance]]]:
+        yield _fire_batch("a", store)
+        deadline = time.monotonic() + 5
+        while other.get_run("run-a") is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen_while_drawing.append(other.get_run("run-a") is not None)
+        yield _fire_batch("b", store)
+
+    assert store.fire_batches(batches()) == [([True], [True]), ([True], [True])]
+    assert seen_while_drawing == [True]
+
+
+def test_fire_batches_loads_the_script_again_after_a_flush(
+    make: Callable[..., RedisStore], admin: redis.Redis
+) -> None:
+    store = make()
+    for name in "ab":
+        assert store.save_schedule(make_schedule(name), expected_version=None)
+    admin.script_flush()
+    batches = iter([_fire_batch("a", store), _fire_batch("b", store)])
+    assert store.fire_batches(batches) == [([True], [True]), ([True], [True])]
+    assert [r.id for r in store.get_runs(["run-a", "run-b"])] == ["run-a", "run-b"]

@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias, cast
@@ -69,7 +69,15 @@ from rota.runs import JSON, Run, RunState
 from rota.stores import _codec, _rules
 from rota.stores import _redis_codec as rc
 from rota.stores._redis_wakeup import Sharded, Subscription, Wakeups
-from rota.stores.base import UNSET, Advance, LeaseStatus, Outcome, ScheduleRecord, Store
+from rota.stores.base import (
+    UNSET,
+    Advance,
+    FireBatch,
+    LeaseStatus,
+    Outcome,
+    ScheduleRecord,
+    Store,
+)
 
 SCHEMA_VERSION = 1
 CAS_ATTEMPTS = 50
@@ -371,6 +379,54 @@ class RedisStore(Store):
         if any(inserted):
             self._wakeups.bump()
         return inserted, advanced
+
+    def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
+        """Each batch's ``fire`` script is sent as soon as it is drawn, and the
+        replies are read once every batch is out: Redis runs one batch while the
+        scheduler plans the next. On a cluster, ``Store.fire_batches``."""
+        if self.options.cluster:
+            return super().fire_batches(batches)
+        results: list[tuple[list[bool], list[bool]]] = []
+        with self._guard():
+            client = cast("redis.Redis", self._connected())
+            fire, key = self._scripts["fire"], self._base + "runs"
+            pool = client.connection_pool
+            conn: Any = pool.get_connection()  # redis-py's Connection is untyped
+            sent: list[tuple[int, list[Any]]] = []  # (result index, ARGV) awaiting a reply
+
+            def collect() -> None:
+                for at, argv in sent:
+                    try:
+                        reply = conn.read_response()
+                    except redis.exceptions.NoScriptError:  # the script cache was emptied
+                        reply = fire(keys=[key], args=argv)
+                    results[at] = (_flags(reply[0]), _flags(reply[1]))
+                sent.clear()
+
+            try:
+                for runs, advances in batches:
+                    if not runs or not advances:  # in order: after what was sent
+                        collect()
+                        results.append(self.fire(runs, advances))
+                        continue
+                    argv = [
+                        self._base,
+                        self.options.ttl_seconds,
+                        rc.insert_batch(runs),
+                        rc.advance_batch(advances),
+                    ]
+                    conn.send_command("EVALSHA", fire.sha, 1, key, *argv)
+                    sent.append((len(results), argv))
+                    results.append(([], []))
+                collect()
+            except BaseException:
+                conn.disconnect()  # replies may be left unread on it
+                raise
+            finally:
+                pool.release(conn)
+        if any(flag for inserted, _ in results for flag in inserted):
+            self._wakeups.bump()
+        return results
 
     # -- runs: reading ---------------------------------------------------
 
