@@ -341,6 +341,21 @@ def test_a_batch_with_a_value_that_is_not_json_writes_nothing(pg: PostgresStore)
     assert [r.version for r in pg.list_schedules()] == [1]
 
 
+def test_due_schedules_come_back_in_utc_whatever_the_time_zone(schema: str) -> None:
+    store = PostgresStore.from_url(store_url(schema, options="-c%20TimeZone%3DAsia/Kathmandu"))
+    try:
+        store.migrate()
+        record = make_schedule("s", last_slot=datetime(1, 1, 1, tzinfo=UTC), spec=_ODD)
+        assert store.save_schedule(record, expected_version=None) is not None
+        (due,) = store.due_schedules(at(10), 10)
+        assert due == store.get_schedule("s") == record.evolve(version=1)
+        for value in (due.created_at, due.updated_at, due.last_slot, due.next_due):
+            assert value is not None
+            assert value.tzinfo is UTC
+    finally:
+        store.close()
+
+
 # -- migrations ----------------------------------------------------------------
 
 
@@ -381,6 +396,7 @@ def test_migrating_step_by_step_equals_creating_fresh(pg: PostgresStore, schema:
         assert {name for _, name, _ in fresh["indexes"]} >= {"runs_claim", "schedules_due"}
         assert {name for name, _, _ in fresh["routines"]} == {
             "claim_runs",
+            "due_schedules",
             "from_unix_us",
             "notify_waiters",
         }

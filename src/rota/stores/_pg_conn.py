@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from psycopg import abc, sql
 from psycopg.adapt import Buffer, Loader
 from psycopg.pq import Format
 from psycopg.rows import dict_row
@@ -327,6 +327,39 @@ class MicrosecondsLoader(Loader):
         return value + _PG_EPOCH_US
 
 
+def schedule_from_tuple(row: Sequence[Any]) -> ScheduleRecord:
+    """The ``ScheduleRecord`` of a ``due_schedules`` row.
+
+    Read as a tuple, its timestamps by psycopg's own (C) ``timestamptz``
+    loader, aware UTC since the session's time zone is UTC (see
+    ``configure``), and its spec as text, parsed once here: about half the
+    cost of a dict row through ``MicrosecondsLoader`` and ``_codec``.
+    """
+    name, job, spec, created, updated, source, paused, retired, last, due, version, host = row
+    return ScheduleRecord(
+        name=name,
+        job=job,
+        spec=json.loads(spec),
+        created_at=created,
+        updated_at=updated,
+        source=source,
+        paused=paused,
+        retired=retired,
+        last_slot=last,
+        next_due=due,
+        version=version,
+        per_host=host,
+    )
+
+
+def utc_loader() -> type[abc.Loader]:
+    """psycopg's binary ``timestamptz`` loader (its C one when available): aware
+    datetimes in the session's time zone."""
+    loader = psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, Format.BINARY)
+    assert loader is not None
+    return loader
+
+
 class JsonTextLoader(Loader):
     """A ``json`` value as its text, decoded by ``_codec`` exactly as SQLite's."""
 
@@ -337,12 +370,15 @@ class JsonTextLoader(Loader):
 
 
 def configure(schema: str) -> Any:
-    """The pool's per-connection set-up: row loaders and the search path."""
+    """The pool's per-connection set-up: row loaders, the search path, and UTC
+    as the time zone, in which psycopg's own loader gives aware UTC datetimes
+    (``schedule_from_tuple``); nothing rota asks the server depends on it."""
 
     def setup(conn: psycopg.Connection[Any]) -> None:
         conn.adapters.register_loader("timestamptz", MicrosecondsLoader)
         conn.adapters.register_loader("json", JsonTextLoader)
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute("SET TimeZone TO 'UTC'")
 
     return setup
 

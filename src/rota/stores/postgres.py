@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from rota.errors import StoreUnavailable
 from rota.runs import JSON, TERMINAL_STATES, Run, RunState
@@ -42,8 +43,10 @@ from rota.stores._pg_conn import (
     parse_url,
     run_params,
     runs_params,
+    schedule_from_tuple,
     schedule_params,
     translated,
+    utc_loader,
 )
 from rota.stores._pg_wake import Wakeups
 from rota.stores.base import (
@@ -64,6 +67,7 @@ _Q = {
     for name, text in _codec.load_queries("rota.stores", "sql/postgres/queries.sql").items()
 }
 _TERMINAL = sorted(str(state) for state in TERMINAL_STATES)
+_UTC_LOADER = utc_loader()
 
 
 class PostgresStore(Store):
@@ -287,8 +291,14 @@ class PostgresStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        """Tuple rows, decoded by ``schedule_from_tuple`` (a scheduler tick reads
+        a thousand of them)."""
         params = {"now": _codec.utc(now, "now"), "limit": limit}
-        return [_codec.row_to_schedule(row) for row in self._rows("due_schedules", params)]
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
+            rows = cursor.execute(_Q["due_schedules"], params, binary=True).fetchall()
+        return [schedule_from_tuple(row) for row in rows]
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})

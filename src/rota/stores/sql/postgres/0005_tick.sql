@@ -15,3 +15,21 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            + (us / 1000000) * interval '1 second'
            + (us % 1000000) * interval '1 microsecond'
 $$;
+
+-- ``due_schedules``: the due schedules, read in order from schedules_due and
+-- never with a bitmap scan. Every advance leaves the schedule's old index
+-- entry behind, dead, among the due ones (its old ``next_due`` has passed),
+-- until VACUUM. A plain index scan marks each dead entry it meets, so the
+-- next tick skips it; a bitmap scan (what the planner picks when statistics
+-- say few schedules are due) marks none, and visits every one again on every
+-- tick: at a million schedules, tens of thousands of entries and as many heap
+-- pages per tick between two vacuums. The SET also keeps the function from
+-- being inlined into the caller's query.
+
+CREATE FUNCTION due_schedules(p_now timestamptz, p_limit integer) RETURNS SETOF schedules
+LANGUAGE sql STABLE SET enable_bitmapscan = off AS $$
+    SELECT * FROM schedules
+    WHERE NOT paused AND NOT retired AND next_due IS NOT NULL AND next_due <= p_now
+    ORDER BY next_due, name
+    LIMIT p_limit
+$$;
