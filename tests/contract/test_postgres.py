@@ -341,6 +341,15 @@ def test_a_batch_with_a_value_that_is_not_json_writes_nothing(pg: PostgresStore)
     assert [r.version for r in pg.list_schedules()] == [1]
 
 
+def test_active_runs_for_takes_any_name(pg: PostgresStore) -> None:
+    names = ['q"uote', "back\\slash", "é✓😀", "[1]", "", "a,b", "{x}"]
+    for n, name in enumerate(names):
+        assert pg.insert_run(make_run(f"r{n}", schedule=name))
+    found = pg.active_runs_for([*names, "none"])
+    expected = {name: [f"r{n}"] for n, name in enumerate(names)}
+    assert {name: [r.id for r in runs] for name, runs in found.items()} == expected | {"none": []}
+
+
 def test_due_schedules_come_back_in_utc_whatever_the_time_zone(schema: str) -> None:
     store = PostgresStore.from_url(store_url(schema, options="-c%20TimeZone%3DAsia/Kathmandu"))
     try:

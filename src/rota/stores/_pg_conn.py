@@ -306,6 +306,11 @@ def advances_json(rows: Sequence[list[Any]]) -> str:
     return _ENCODE(rows)
 
 
+def names_json(names: Sequence[str]) -> str:
+    """Text keys as one JSON array: psycopg dumps a ``text[]`` element by element."""
+    return _ENCODE(list(names))
+
+
 # -- loading rows ------------------------------------------------------------
 
 _PG_EPOCH_US = 946_684_800_000_000

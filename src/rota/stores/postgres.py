@@ -39,6 +39,7 @@ from rota.stores._pg_conn import (
     finish_params,
     free_text,
     migrations,
+    names_json,
     open_pool,
     parse_url,
     run_params,
@@ -386,7 +387,7 @@ class PostgresStore(Store):
         """One statement (``schedule = ANY``) for every schedule."""
         found: dict[str, list[Run]] = {name: [] for name in schedules}
         if found:
-            for row in self._rows("active_runs_for", {"schedules": list(found)}):
+            for row in self._rows("active_runs_for", {"schedules": names_json(list(found))}):
                 found[row["schedule"]].append(_codec.row_to_run(row))
         return found
 

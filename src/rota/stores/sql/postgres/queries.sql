@@ -222,8 +222,11 @@ WHERE schedule = %(schedule)s AND state IN ('queued', 'retrying', 'running')
 ORDER BY created_at, id
 
 -- name: active_runs_for
+-- The names as one JSON array: one encode in Python, not psycopg's per-element
+-- array dumping.
 SELECT * FROM runs
-WHERE schedule = ANY (%(schedules)b::text[]) AND state IN ('queued', 'retrying', 'running')
+WHERE schedule = ANY (ARRAY(SELECT json_array_elements_text(%(schedules)s::json)))
+  AND state IN ('queued', 'retrying', 'running')
 ORDER BY schedule, created_at, id
 
 -- name: get_runs
