@@ -365,6 +365,17 @@ def test_due_schedules_come_back_in_utc_whatever_the_time_zone(schema: str) -> N
         store.close()
 
 
+def test_a_spec_written_by_hand_with_spaces_still_reads(pg: PostgresStore, schema: str) -> None:
+    assert pg.save_schedule(make_schedule("s"), expected_version=None) is not None
+    with admin() as conn:
+        conn.execute(
+            sql.SQL("UPDATE {}.schedules SET spec = %s").format(sql.Identifier(schema)),
+            ['  {"job": "tests.job",\n "n": [1, 2.5]} '],
+        )
+    (due,) = pg.due_schedules(at(10), 10)
+    assert due.spec == {"job": "tests.job", "n": [1, 2.5]} == pg.get_schedule("s").spec  # type: ignore[union-attr]
+
+
 # -- migrations ----------------------------------------------------------------
 
 

@@ -44,8 +44,8 @@ from rota.stores._pg_conn import (
     parse_url,
     run_params,
     runs_params,
-    schedule_from_tuple,
     schedule_params,
+    schedules_from_tuples,
     translated,
     utc_loader,
 )
@@ -292,14 +292,14 @@ class PostgresStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
-        """Tuple rows, decoded by ``schedule_from_tuple`` (a scheduler tick reads
+        """Tuple rows, decoded by ``schedules_from_tuples`` (a scheduler tick reads
         a thousand of them)."""
         params = {"now": _codec.utc(now, "now"), "limit": limit}
         with self._connection() as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
             rows = cursor.execute(_Q["due_schedules"], params, binary=True).fetchall()
-        return [schedule_from_tuple(row) for row in rows]
+        return schedules_from_tuples(rows)
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})
