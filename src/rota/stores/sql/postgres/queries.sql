@@ -146,10 +146,10 @@ SELECT id, notify_waiters(%(me)s) FROM inserted
 -- instead of psycopg dumping an array per column element by element.
 -- ``runs`` is an array of rows, each an array of the run's columns (but the
 -- JSON ones) in the order below, read as jsonb: timestamps are integer
--- microseconds since the Unix epoch (from_unix_us, exact), options its text.
--- Each JSON column comes as a json array of its values, one per run in the
--- same order: json_array_elements gives each element's text exactly as
--- written (jsonb would normalise it; ``->`` would refuse "\u0000").
+-- microseconds since the Unix epoch (from_unix_us, exact). Each JSON column
+-- comes as a json array of its values, one per run in the same order:
+-- json_array_elements gives each element's text exactly as written (jsonb
+-- would normalise it; ``->`` would refuse "\u0000").
 WITH inserted AS (
     INSERT INTO runs
         (id, job, state, schedule, slot, created_at, available_at, queue, priority,
@@ -158,16 +158,17 @@ WITH inserted AS (
          result, error, traceback, log, checkpoint, progress_done, progress_total)
     SELECT r->>0, r->>1, r->>2, r->>3, from_unix_us((r->>4)::bigint),
            from_unix_us((r->>5)::bigint), from_unix_us((r->>6)::bigint), r->>7,
-           (r->>8)::integer, (r->>9)::boolean, (r->>10)::integer, (r->>11)::json, args, kwargs,
-           (r->>12)::integer, r->>13, (r->>14)::boolean, parents,
-           from_unix_us((r->>15)::bigint), from_unix_us((r->>16)::bigint), r->>17, r->>18,
-           from_unix_us((r->>19)::bigint), (r->>20)::boolean, result, r->>21, r->>22, r->>23,
-           checkpoint, (r->>24)::double precision, (r->>25)::double precision
+           (r->>8)::integer, (r->>9)::boolean, (r->>10)::integer, options, args, kwargs,
+           (r->>11)::integer, r->>12, (r->>13)::boolean, parents,
+           from_unix_us((r->>14)::bigint), from_unix_us((r->>15)::bigint), r->>16, r->>17,
+           from_unix_us((r->>18)::bigint), (r->>19)::boolean, result, r->>20, r->>21, r->>22,
+           checkpoint, (r->>23)::double precision, (r->>24)::double precision
     FROM ROWS FROM (
-        jsonb_array_elements(%(runs)s::jsonb), json_array_elements(%(args)s::json),
-        json_array_elements(%(kwargs)s::json), json_array_elements(%(parents)s::json),
-        json_array_elements(%(results)s::json), json_array_elements(%(checkpoints)s::json)
-    ) AS i (r, args, kwargs, parents, result, checkpoint)
+        jsonb_array_elements(%(runs)s::jsonb), json_array_elements(%(options)s::json),
+        json_array_elements(%(args)s::json), json_array_elements(%(kwargs)s::json),
+        json_array_elements(%(parents)s::json), json_array_elements(%(results)s::json),
+        json_array_elements(%(checkpoints)s::json)
+    ) AS i (r, options, args, kwargs, parents, result, checkpoint)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), advance AS MATERIALIZED (
