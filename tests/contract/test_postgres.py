@@ -413,7 +413,11 @@ def test_migrating_step_by_step_equals_creating_fresh(pg: PostgresStore, schema:
         stepped.close()
         fresh = _catalog(schema)
         assert _catalog(stepped_schema) == fresh
-        assert {name for _, name, _ in fresh["indexes"]} >= {"runs_claim", "schedules_due"}
+        assert {name for _, name, _ in fresh["indexes"]} >= {
+            "runs_active",
+            "runs_claim",
+            "schedules_due",
+        }
         assert {name for name, _, _ in fresh["routines"]} == {
             "claim_runs",
             "due_schedules",

@@ -218,13 +218,15 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 
 -- name: active_runs
+-- Read from runs_active, in its order.
 SELECT * FROM runs
 WHERE schedule = %(schedule)s AND state IN ('queued', 'retrying', 'running')
 ORDER BY created_at, id
 
 -- name: active_runs_for
--- The names as one JSON array: one encode in Python, not psycopg's per-element
--- array dumping.
+-- Read from the partial index runs_active (its predicate, literally): the
+-- active runs alone, not each schedule's history. The names as one JSON
+-- array: one encode in Python, not psycopg's per-element array dumping.
 SELECT * FROM runs
 WHERE schedule = ANY (ARRAY(SELECT json_array_elements_text(%(schedules)s::json)))
   AND state IN ('queued', 'retrying', 'running')
