@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from psycopg import sql
 
-from rota.errors import ConfigurationError, StoreUnavailable
-from rota.runs import Run, RunState
+from rota.errors import ConfigurationError, InvalidArguments, StoreUnavailable
+from rota.runs import Run, RunOptions, RunState
 from rota.stores import open_store
 from rota.stores._pg_conn import parse_url
+from rota.stores.base import Advance
 from rota.stores.postgres import PostgresStore, migrations
 
 from .pg_admin import SERVER_URL, admin, drop_schema, new_schema, store_url
@@ -230,6 +232,150 @@ def test_nul_in_free_text_becomes_a_replacement_character(pg: PostgresStore) -> 
     assert (done.log, done.error, done.result) == ("bin\ufffdary\n", "e\ufffd", {"s": "\x00"})
 
 
+# -- batches: fire and insert_runs send JSON documents -------------------------
+
+_ODD: dict[str, Any] = {
+    "nul": "a\x00b",
+    "quotes": 'say "hi" \\ \'',
+    "unicode": "é✓\u2028😀",
+    "zero": -0.0,
+    "floats": [0.1, 1e300, 5e-324, 1.0],
+    "big": 10**30,
+    "nested": [{"b": 1, "a": [None, True, {}]}],
+    "": [],
+}
+"""Values that a JSON or text encoding could get wrong."""
+
+
+def _odd_runs(prefix: str) -> list[Run]:
+    full = Run(
+        id=f"{prefix}full",
+        job="pkg.mod:fn",
+        state=RunState.RUNNING,
+        created_at=datetime(1, 1, 1, tzinfo=UTC),
+        available_at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        schedule="s '\"\\",
+        slot=datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        args=("x", (1, 2), _ODD),
+        kwargs=MappingProxyType({"k": _ODD}),
+        queue="q✓",
+        priority=-(2**31),
+        options=RunOptions(timeout=1.5, max_attempts=4, exclusive=True, pings={"after": ["u"]}),
+        attempt=2**31 - 1,
+        host="web-1",
+        manual=True,
+        parents=("p1", "p\x002"),
+        started_at=NOW,
+        finished_at=at(1),
+        worker="w",
+        lease_token="t",
+        lease_expires_at=at(30),
+        cancel_requested=True,
+        result=_ODD,
+        error="e\x00",
+        traceback="tb\x00",
+        log="l\x00g\n",
+        checkpoint=[_ODD],
+        progress_done=float("inf"),
+        progress_total=-0.0,
+    )
+    odd_floats = make_run(f"{prefix}nan", progress_done=float("nan"), progress_total=-1e-300)
+    missed = make_run(f"{prefix}missed", state=RunState.MISSED, finished_at=NOW, result=0)
+    return [full, odd_floats, missed, make_run(f"{prefix}plain", schedule=None)]
+
+
+def _stored(schema: str, run_id: str) -> list[str | None]:
+    """Every column of a stored run but its id, as PostgreSQL prints it."""
+    with admin() as conn:
+        columns = [
+            row[0]
+            for row in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'runs' AND column_name <> 'id' ORDER BY ordinal_position",
+                [schema],
+            )
+        ]
+        query = sql.SQL("SELECT {} FROM {}.runs WHERE id = %s").format(
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns),
+            sql.Identifier(schema),
+        )
+        row = conn.execute(query, [run_id]).fetchone()
+    assert row is not None
+    return list(row)
+
+
+def test_a_batch_stores_exactly_what_one_insert_stores(pg: PostgresStore, schema: str) -> None:
+    """``insert_runs`` and ``fire`` (JSON documents) store every column as
+    ``insert_run`` (one value per parameter) does, to the byte."""
+    for run in _odd_runs("one-"):
+        assert pg.insert_run(run)
+    assert pg.insert_runs(_odd_runs("batch-")) == [True] * 4
+    pg.insert_schedules([make_schedule("s")])
+    assert pg.fire(_odd_runs("fire-"), [Advance("s", 1, NOW, at(60))]) == ([True] * 4, [True])
+    for run in _odd_runs(""):
+        one = _stored(schema, f"one-{run.id}")
+        assert _stored(schema, f"batch-{run.id}") == one
+        assert _stored(schema, f"fire-{run.id}") == one
+    full, _, missed, plain = _odd_runs("batch-")
+    assert pg.get_runs([full.id, missed.id, plain.id]) == [
+        full.evolve(
+            args=("x", [1, 2], _ODD),
+            kwargs={"k": _ODD},
+            error="e\ufffd",
+            traceback="tb\ufffd",
+            log="l\ufffdg\n",
+        ),
+        missed,
+        plain,
+    ]
+
+
+def test_a_batch_with_a_value_that_is_not_json_writes_nothing(pg: PostgresStore) -> None:
+    pg.insert_schedules([make_schedule("s")])
+    runs = [make_run("r1"), make_run("r2", kwargs={"x": {1, 2}})]
+    with pytest.raises(InvalidArguments, match="r2"):
+        pg.fire(runs, [Advance("s", 1, NOW, at(60))])
+    with pytest.raises(InvalidArguments, match="r3"):
+        pg.insert_runs([make_run("r1"), make_run("r3", result=float("nan"))])
+    assert pg.get_runs(["r1", "r2", "r3"]) == []
+    assert [r.version for r in pg.list_schedules()] == [1]
+
+
+def test_active_runs_for_takes_any_name(pg: PostgresStore) -> None:
+    names = ['q"uote', "back\\slash", "é✓😀", "[1]", "", "a,b", "{x}"]
+    for n, name in enumerate(names):
+        assert pg.insert_run(make_run(f"r{n}", schedule=name))
+    found = pg.active_runs_for([*names, "none"])
+    expected = {name: [f"r{n}"] for n, name in enumerate(names)}
+    assert {name: [r.id for r in runs] for name, runs in found.items()} == expected | {"none": []}
+
+
+def test_due_schedules_come_back_in_utc_whatever_the_time_zone(schema: str) -> None:
+    store = PostgresStore.from_url(store_url(schema, options="-c%20TimeZone%3DAsia/Kathmandu"))
+    try:
+        store.migrate()
+        record = make_schedule("s", last_slot=datetime(1, 1, 1, tzinfo=UTC), spec=_ODD)
+        assert store.save_schedule(record, expected_version=None) is not None
+        (due,) = store.due_schedules(at(10), 10)
+        assert due == store.get_schedule("s") == record.evolve(version=1)
+        for value in (due.created_at, due.updated_at, due.last_slot, due.next_due):
+            assert value is not None
+            assert value.tzinfo is UTC
+    finally:
+        store.close()
+
+
+def test_a_spec_written_by_hand_with_spaces_still_reads(pg: PostgresStore, schema: str) -> None:
+    assert pg.save_schedule(make_schedule("s"), expected_version=None) is not None
+    with admin() as conn:
+        conn.execute(
+            sql.SQL("UPDATE {}.schedules SET spec = %s").format(sql.Identifier(schema)),
+            ['  {"job": "tests.job",\n "n": [1, 2.5]} '],
+        )
+    (due,) = pg.due_schedules(at(10), 10)
+    assert due.spec == {"job": "tests.job", "n": [1, 2.5]} == pg.get_schedule("s").spec  # type: ignore[union-attr]
+
+
 # -- migrations ----------------------------------------------------------------
 
 
@@ -267,8 +413,17 @@ def test_migrating_step_by_step_equals_creating_fresh(pg: PostgresStore, schema:
         stepped.close()
         fresh = _catalog(schema)
         assert _catalog(stepped_schema) == fresh
-        assert {name for _, name, _ in fresh["indexes"]} >= {"runs_claim", "schedules_due"}
-        assert {name for name, _, _ in fresh["routines"]} == {"claim_runs", "notify_waiters"}
+        assert {name for _, name, _ in fresh["indexes"]} >= {
+            "runs_active",
+            "runs_claim",
+            "schedules_due",
+        }
+        assert {name for name, _, _ in fresh["routines"]} == {
+            "claim_runs",
+            "due_schedules",
+            "from_unix_us",
+            "notify_waiters",
+        }
     finally:
         drop_schema(stepped_schema)
 

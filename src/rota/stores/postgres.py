@@ -25,21 +25,29 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from rota.errors import StoreUnavailable
 from rota.runs import JSON, TERMINAL_STATES, Run, RunState
 from rota.stores import _codec, _pg_conn, _rules
 from rota.stores._pg_conn import (
+    NO_RUNS,
     Settings,
+    advance_rows,
+    advances_json,
     aware,
     finish_params,
     free_text,
     migrations,
+    names_json,
     open_pool,
     parse_url,
     run_params,
+    runs_params,
     schedule_params,
+    schedules_from_tuples,
     translated,
+    utc_loader,
 )
 from rota.stores._pg_wake import Wakeups
 from rota.stores.base import (
@@ -60,6 +68,7 @@ _Q = {
     for name, text in _codec.load_queries("rota.stores", "sql/postgres/queries.sql").items()
 }
 _TERMINAL = sorted(str(state) for state in TERMINAL_STATES)
+_UTC_LOADER = utc_loader()
 
 
 class PostgresStore(Store):
@@ -250,15 +259,12 @@ class PostgresStore(Store):
         return self._count("advance_schedule", params) == 1
 
     def advance_schedules(self, advances: Sequence[Advance]) -> list[bool]:
-        """One statement (``unnest``), its rows locked in name order.
+        """The ``fire`` statement with no runs: its rows locked in name order.
 
         A name given more than once is advanced in rounds, each in the same
         transaction, so that every item sees what the one before it did.
         """
-        rows = _advance_rows(advances)
-        if not rows:
-            return []
-        return self._batched("advance_schedules", "name", "names", rows)
+        return self.fire((), advances)[1]
 
     def _batched(
         self, query: str, key: str, returned: str, rows: list[dict[str, Any]]
@@ -269,26 +275,15 @@ class PostgresStore(Store):
         The statements take distinct keys: a key repeated goes into a later
         round, in the same transaction, as if the items ran one by one.
         """
-        rounds = _rounds([row[key] for row in rows])
+        keys = [row[key] for row in rows]
+        rounds = _rounds(keys)
         done = [False] * len(rows)
         with self._transaction() if len(rounds) > 1 else self._connection() as conn:
             for members in rounds:
-                self._round(conn, query, (key, returned), rows, members, done)
+                params: dict[str, Any] = {col: [rows[n][col] for n in members] for col in rows[0]}
+                got = conn.execute(_Q[query], params | {"me": self._me}, binary=True).fetchone()
+                _mark(done, keys, members, got[returned] if got else None)
         return done
-
-    def _round(
-        self,
-        conn: Connection,
-        query: str,
-        keys: tuple[str, str],
-        rows: list[dict[str, Any]],
-        members: list[int],
-        done: list[bool],
-    ) -> None:
-        """One round of ``_batched``: ``done[n]`` for each of ``members``."""
-        params: dict[str, Any] = {col: [rows[n][col] for n in members] for col in rows[0]}
-        got = conn.execute(_Q[query], params | {"me": self._me}, binary=True).fetchone()
-        _mark(done, rows, members, keys[0], got[keys[1]] if got else None)
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._one("delete_schedule", {"name": name, "me": self._me}) is not None
@@ -297,8 +292,14 @@ class PostgresStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
+        """Tuple rows, decoded by ``schedules_from_tuples`` (a scheduler tick reads
+        a thousand of them)."""
         params = {"now": _codec.utc(now, "now"), "limit": limit}
-        return [_codec.row_to_schedule(row) for row in self._rows("due_schedules", params)]
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
+            rows = cursor.execute(_Q["due_schedules"], params, binary=True).fetchall()
+        return schedules_from_tuples(rows)
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})
@@ -313,20 +314,14 @@ class PostgresStore(Store):
         return inserted
 
     def insert_runs(self, runs: Sequence[Run]) -> list[bool]:
-        """All in one statement: one array per column, ``unnest``-ed into rows.
+        """The ``fire`` statement with no advances.
 
         Rows go in sorted by id: concurrent batches that share ids (two
         schedulers planning the same slots) then wait for each other in one
         order, never in a cycle (a deadlock). The sort is stable, so of a
         repeated id the first is the one inserted.
         """
-        if not runs:
-            return []
-        row = self._one("insert_runs", _run_arrays(runs) | {"me": self._me})
-        inserted = _firsts_in([run.id for run in runs], row["ids"] if row else ())
-        if any(inserted):
-            self._woken_here()
-        return inserted
+        return self.fire(runs, ())[0]
 
     def fire(
         self, runs: Sequence[Run], advances: Sequence[Advance]
@@ -334,25 +329,30 @@ class PostgresStore(Store):
         """``insert_runs`` and ``advance_schedules`` in one statement (the ``fire``
         query): one round trip, one transaction, one commit.
 
+        The lists go as JSON documents (``runs_params``, ``advances_json``).
         Every row is encoded (a naive datetime refused) before anything is
         sent. Locks are taken as the two calls take them, runs by id, then
         schedules by name. A name given more than once is advanced in later
-        rounds, in the same transaction.
+        rounds (the same statement, with no runs), in the same transaction.
         """
-        if not runs or not advances:
-            return self.insert_runs(runs), self.advance_schedules(advances)
-        params = _run_arrays(runs)
-        rows = _advance_rows(advances)
-        rounds = _rounds([row["name"] for row in rows])
-        params |= {f"a_{col}": [rows[n][col] for n in rounds[0]] for col in rows[0]}
+        if not runs and not advances:
+            return [], []
+        rows = advance_rows(advances)
+        names = [row[0] for row in rows]
+        rounds = _rounds(names) or [[]]
+        params = (runs_params(runs) if runs else NO_RUNS) | {"me": self._me}
         advanced = [False] * len(rows)
+        ids: Iterable[str] = ()
         with self._transaction() if len(rounds) > 1 else self._connection() as conn:
-            got = conn.execute(_Q["fire"], params | {"me": self._me}, binary=True).fetchone()
-            assert got is not None  # an aggregate: always one row
-            _mark(advanced, rows, rounds[0], "name", got["names"])
-            for members in rounds[1:]:
-                self._round(conn, "advance_schedules", ("name", "names"), rows, members, advanced)
-        inserted = _firsts_in([run.id for run in runs], got["ids"] or ())
+            for members in rounds:
+                params["advances"] = advances_json([rows[n] for n in members])
+                got = conn.execute(_Q["fire"], params, binary=True).fetchone()
+                assert got is not None  # aggregates: always one row
+                _mark(advanced, names, members, got["names"])
+                if got["ids"]:
+                    ids = got["ids"]
+                params |= NO_RUNS  # the runs go in the first round only
+        inserted = _firsts_in([run.id for run in runs], ids)
         if any(inserted):
             self._woken_here()
         return inserted, advanced
@@ -387,7 +387,7 @@ class PostgresStore(Store):
         """One statement (``schedule = ANY``) for every schedule."""
         found: dict[str, list[Run]] = {name: [] for name in schedules}
         if found:
-            for row in self._rows("active_runs_for", {"schedules": list(found)}):
+            for row in self._rows("active_runs_for", {"schedules": names_json(list(found))}):
                 found[row["schedule"]].append(_codec.row_to_run(row))
         return found
 
@@ -574,26 +574,6 @@ class PostgresStore(Store):
         return self._wakeups.wait(timeout)
 
 
-def _run_arrays(runs: Sequence[Run]) -> dict[str, list[Any]]:
-    """The ``insert_runs`` parameters: one array per column, rows sorted by id
-    (stably: of a repeated id the first comes first)."""
-    rows = [run_params(run) for run in sorted(runs, key=lambda run: run.id)]
-    return {col: [row[col] for row in rows] for col in rows[0]}
-
-
-def _advance_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
-    """The ``advance_schedules`` rows; refuses a naive datetime first."""
-    return [
-        {
-            "name": a.name,
-            "expected_version": a.expected_version,
-            "last_slot": aware(a.last_slot, "last_slot"),
-            "next_due": aware(a.next_due, "next_due"),
-        }
-        for a in advances
-    ]
-
-
 def _rounds(keys: Sequence[str]) -> list[list[int]]:
     """Item indexes in rounds of distinct keys: a key's k-th item goes in round k."""
     rounds: list[list[int]] = []
@@ -607,16 +587,12 @@ def _rounds(keys: Sequence[str]) -> list[list[int]]:
 
 
 def _mark(
-    done: list[bool],
-    rows: list[dict[str, Any]],
-    members: list[int],
-    key: str,
-    returned: Iterable[str] | None,
+    done: list[bool], keys: list[str], members: list[int], returned: Iterable[str] | None
 ) -> None:
-    """``done[n]``: whether the key of row ``n`` (each of ``members``) came back."""
+    """``done[n]``: whether ``keys[n]`` (for each ``n`` of ``members``) came back."""
     hit = set(returned or ())
     for n in members:
-        done[n] = rows[n][key] in hit
+        done[n] = keys[n] in hit
 
 
 def _firsts_in(keys: Sequence[str], stored: Iterable[str]) -> list[bool]:

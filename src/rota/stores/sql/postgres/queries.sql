@@ -93,35 +93,17 @@ SELECT version, notify_waiters(%(me)s) FROM saved
 UPDATE schedules SET last_slot = %(last_slot)s, next_due = %(next_due)s, version = version + 1
 WHERE name = %(name)s AND version = %(expected_version)s
 
--- name: advance_schedules
--- advance_schedule for a batch of distinct names, one array per column. The
--- rows are locked in name order first: two schedulers advancing overlapping
--- batches then wait for each other in one order, never in a cycle (a
--- deadlock). The advanced names come back as one array.
-WITH locked AS MATERIALIZED (
-    SELECT name FROM schedules WHERE name = ANY (%(name)b::text[]) ORDER BY name FOR UPDATE
-), advanced AS (
-    UPDATE schedules AS s SET
-        last_slot = i.last_slot, next_due = i.next_due, version = s.version + 1
-    FROM unnest(
-        %(name)b::text[], %(expected_version)b::bigint[],
-        %(last_slot)b::timestamptz[], %(next_due)b::timestamptz[]
-    ) AS i (name, expected_version, last_slot, next_due)
-    WHERE s.name = i.name AND s.version = i.expected_version
-      AND s.name IN (SELECT name FROM locked)
-    RETURNING s.name
-)
-SELECT array_agg(name) AS names FROM advanced HAVING count(*) > 0
-
 -- name: delete_schedule
 WITH deleted AS (DELETE FROM schedules WHERE name = %(name)s RETURNING 1)
 SELECT notify_waiters(%(me)s) FROM deleted
 
 -- name: due_schedules
-SELECT * FROM schedules
-WHERE NOT paused AND NOT retired AND next_due IS NOT NULL AND next_due <= %(now)s
-ORDER BY next_due, name
-LIMIT %(limit)s
+-- Read by the function of the same name (0005_tick.sql), which never uses a
+-- bitmap scan. ``spec`` as text: the store parses it once, without psycopg's
+-- Python json loader in between.
+SELECT name, job, spec::text, created_at, updated_at, source, paused, retired, last_slot,
+       next_due, version, per_host
+FROM due_schedules(%(now)s, %(limit)s)
 
 -- name: next_due_at
 SELECT min(next_due) FROM schedules
@@ -148,71 +130,60 @@ WITH inserted AS (
 )
 SELECT id, notify_waiters(%(me)s) FROM inserted
 
--- name: insert_runs
--- One statement for the whole batch: one array per column (sent in binary, the
--- fast form), unnested into rows; the inserted ids come back as one array.
-WITH inserted AS (
-    INSERT INTO runs
-        (id, job, state, schedule, slot, created_at, available_at, queue, priority,
-         exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
-         started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
-         result, error, traceback, log, checkpoint, progress_done, progress_total)
-    SELECT * FROM unnest(
-        %(id)b::text[], %(job)b::text[], %(state)b::text[], %(schedule)b::text[],
-        %(slot)b::timestamptz[], %(created_at)b::timestamptz[], %(available_at)b::timestamptz[],
-        %(queue)b::text[], %(priority)b::integer[], %(exclusive)b::boolean[],
-        %(max_attempts)b::integer[], %(options)b::json[], %(args)b::json[], %(kwargs)b::json[],
-        %(attempt)b::integer[], %(host)b::text[], %(manual)b::boolean[], %(parents)b::json[],
-        %(started_at)b::timestamptz[], %(finished_at)b::timestamptz[], %(worker)b::text[],
-        %(lease_token)b::text[], %(lease_expires_at)b::timestamptz[],
-        %(cancel_requested)b::boolean[], %(result)b::json[], %(error)b::text[],
-        %(traceback)b::text[], %(log)b::text[], %(checkpoint)b::json[],
-        %(progress_done)b::double precision[], %(progress_total)b::double precision[])
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
-)
-SELECT array_agg(id) AS ids, notify_waiters(%(me)s) FROM inserted HAVING count(*) > 0
-
 -- name: fire
 -- insert_runs, then advance_schedules (distinct names), in one statement: one
--- round trip and one commit for a scheduler tick. Everything the two do
--- apart holds here, and so does their order: ``locked`` reads ``inserted``
--- (a one-time filter), so every run is inserted (its id locked, in id order)
--- before the first schedule is locked (in name order). Two schedulers firing
--- overlapping batches then wait for each other in one order, never in a
--- cycle. The inserted ids and the advanced names come back as two arrays,
--- with one notification when a run was inserted.
+-- round trip and one commit for a scheduler tick (either list may be empty:
+-- insert_runs and advance_schedules are this statement too). Everything the
+-- two do apart holds here, and so does their order: ``locked`` reads
+-- ``inserted`` (a one-time filter), so every run is inserted (its id
+-- locked, in id order) before the first schedule is locked (in name order).
+-- Two schedulers firing overlapping batches then wait for each other in one
+-- order, never in a cycle. The inserted ids and the advanced names come back
+-- as two arrays, with one notification when a run was inserted.
+--
+-- The rows come as JSON documents (built by _pg_conn.runs_params and
+-- advances_json): one C-speed encode each in Python and one parse here,
+-- instead of psycopg dumping an array per column element by element.
+-- ``runs`` is an array of rows, each an array of the run's columns (but the
+-- JSON ones) in the order below, read as jsonb: timestamps are integer
+-- microseconds since the Unix epoch (from_unix_us, exact). Each JSON column
+-- comes as a json array of its values, one per run in the same order:
+-- json_array_elements gives each element's text exactly as written (jsonb
+-- would normalise it; ``->`` would refuse "\u0000").
 WITH inserted AS (
     INSERT INTO runs
         (id, job, state, schedule, slot, created_at, available_at, queue, priority,
          exclusive, max_attempts, options, args, kwargs, attempt, host, manual, parents,
          started_at, finished_at, worker, lease_token, lease_expires_at, cancel_requested,
          result, error, traceback, log, checkpoint, progress_done, progress_total)
-    SELECT * FROM unnest(
-        %(id)b::text[], %(job)b::text[], %(state)b::text[], %(schedule)b::text[],
-        %(slot)b::timestamptz[], %(created_at)b::timestamptz[], %(available_at)b::timestamptz[],
-        %(queue)b::text[], %(priority)b::integer[], %(exclusive)b::boolean[],
-        %(max_attempts)b::integer[], %(options)b::json[], %(args)b::json[], %(kwargs)b::json[],
-        %(attempt)b::integer[], %(host)b::text[], %(manual)b::boolean[], %(parents)b::json[],
-        %(started_at)b::timestamptz[], %(finished_at)b::timestamptz[], %(worker)b::text[],
-        %(lease_token)b::text[], %(lease_expires_at)b::timestamptz[],
-        %(cancel_requested)b::boolean[], %(result)b::json[], %(error)b::text[],
-        %(traceback)b::text[], %(log)b::text[], %(checkpoint)b::json[],
-        %(progress_done)b::double precision[], %(progress_total)b::double precision[])
+    SELECT r->>0, r->>1, r->>2, r->>3, from_unix_us((r->>4)::bigint),
+           from_unix_us((r->>5)::bigint), from_unix_us((r->>6)::bigint), r->>7,
+           (r->>8)::integer, (r->>9)::boolean, (r->>10)::integer, options, args, kwargs,
+           (r->>11)::integer, r->>12, (r->>13)::boolean, parents,
+           from_unix_us((r->>14)::bigint), from_unix_us((r->>15)::bigint), r->>16, r->>17,
+           from_unix_us((r->>18)::bigint), (r->>19)::boolean, result, r->>20, r->>21, r->>22,
+           checkpoint, (r->>23)::double precision, (r->>24)::double precision
+    FROM ROWS FROM (
+        jsonb_array_elements(%(runs)s::jsonb), json_array_elements(%(options)s::json),
+        json_array_elements(%(args)s::json), json_array_elements(%(kwargs)s::json),
+        json_array_elements(%(parents)s::json), json_array_elements(%(results)s::json),
+        json_array_elements(%(checkpoints)s::json)
+    ) AS i (r, options, args, kwargs, parents, result, checkpoint)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
+), advance AS MATERIALIZED (
+    SELECT a->>0 AS name, (a->>1)::bigint AS expected_version,
+           from_unix_us((a->>2)::bigint) AS last_slot, from_unix_us((a->>3)::bigint) AS next_due
+    FROM jsonb_array_elements(%(advances)s::jsonb) AS a
 ), locked AS MATERIALIZED (
     SELECT name FROM schedules
-    WHERE name = ANY (%(a_name)b::text[]) AND (SELECT count(*) FROM inserted) >= 0
+    WHERE name = ANY (ARRAY(SELECT name FROM advance)) AND (SELECT count(*) FROM inserted) >= 0
     ORDER BY name
     FOR UPDATE
 ), advanced AS (
     UPDATE schedules AS s SET
         last_slot = i.last_slot, next_due = i.next_due, version = s.version + 1
-    FROM unnest(
-        %(a_name)b::text[], %(a_expected_version)b::bigint[],
-        %(a_last_slot)b::timestamptz[], %(a_next_due)b::timestamptz[]
-    ) AS i (name, expected_version, last_slot, next_due)
+    FROM advance AS i
     WHERE s.name = i.name AND s.version = i.expected_version
       AND s.name IN (SELECT name FROM locked)
     RETURNING s.name
@@ -247,13 +218,18 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 
 -- name: active_runs
+-- Read from runs_active, in its order.
 SELECT * FROM runs
 WHERE schedule = %(schedule)s AND state IN ('queued', 'retrying', 'running')
 ORDER BY created_at, id
 
 -- name: active_runs_for
+-- Read from the partial index runs_active (its predicate, literally): the
+-- active runs alone, not each schedule's history. The names as one JSON
+-- array: one encode in Python, not psycopg's per-element array dumping.
 SELECT * FROM runs
-WHERE schedule = ANY (%(schedules)b::text[]) AND state IN ('queued', 'retrying', 'running')
+WHERE schedule = ANY (ARRAY(SELECT json_array_elements_text(%(schedules)s::json)))
+  AND state IN ('queued', 'retrying', 'running')
 ORDER BY schedule, created_at, id
 
 -- name: get_runs
