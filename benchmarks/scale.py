@@ -682,7 +682,8 @@ def child(args: argparse.Namespace) -> None:
 
     def instrument() -> None:
         for name in _STORE_CALLS:
-            breakdown.wrap(store, name)
+            if hasattr(store, name):  # an older rota, compared side by side, may lack one
+                breakdown.wrap(store, name)
         breakdown.wrap(scheduler, "resolve", "resolve (read the spec)")
         breakdown.wrap(scheduler, "plan", "plan (incl. cron compile)")
         breakdown.wrap(scheduler, "_template", "run template")

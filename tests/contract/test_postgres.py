@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -765,3 +766,80 @@ def test_a_role_without_create_on_the_database_uses_a_schema_made_for_it(schema:
         drop_schema(schema)
         with admin() as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+# -- fire_batches: pipelined ------------------------------------------------------------------
+
+
+def _fire_batch(name: str, store: PostgresStore) -> tuple[list[Run], list[Advance]]:
+    record = store.get_schedule(name)
+    assert record is not None
+    return [make_run(f"run-{name}", schedule=name)], [Advance(name, record.version, NOW, at(60))]
+
+
+def test_fire_batches_sends_a_batch_before_drawing_the_next(pg: PostgresStore, schema: str) -> None:
+    """The server runs batch 1 while batch 2 is still being planned: by then it
+    holds batch 1's row locks (the batches commit together, at the end)."""
+    for name in "ab":
+        assert pg.save_schedule(make_schedule(name), expected_version=None)
+    locked_while_drawing: list[bool] = []
+
+    def batch_one_holds_its_lock() -> bool:
+        query = sql.SQL("SELECT 1 FROM {}.schedules WHERE name = 'a' FOR UPDATE NOWAIT").format(
+            sql.Identifier(schema)
+        )
+        with admin() as conn:
+            try:
+                conn.execute(query)
+            except psycopg.errors.LockNotAvailable:
+                return True
+            return False
+
+    def batches() -> Iterator[tuple[list[Run], list[Advance]]]:
+        yield _fire_batch("a", pg)
+        deadline = time.monotonic() + 5
+        while not batch_one_holds_its_lock() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        locked_while_drawing.append(batch_one_holds_its_lock())
+        yield _fire_batch("b", pg)
+
+    assert pg.fire_batches(batches()) == [([True], [True]), ([True], [True])]
+    assert locked_while_drawing == [True]
+    assert not batch_one_holds_its_lock()  # committed
+
+
+def test_fire_batches_with_a_pool_of_one_draws_everything_first(schema: str) -> None:
+    """Drawing a batch may use the store; with one pooled connection held by the
+    pipeline, that would wait for itself."""
+    store = PostgresStore.from_url(store_url(schema, pool_max="1"))
+    try:
+        store.migrate()
+        for name in "ab":
+            assert store.save_schedule(make_schedule(name), expected_version=None)
+
+        def batches() -> Iterator[tuple[list[Run], list[Advance]]]:
+            for name in "ab":
+                yield _fire_batch(name, store)
+
+        assert store.fire_batches(batches()) == [([True], [True]), ([True], [True])]
+    finally:
+        store.close()
+
+
+def test_fire_batches_with_a_name_twice_in_a_batch_keeps_the_order(pg: PostgresStore) -> None:
+    for name in "ab":
+        assert pg.save_schedule(make_schedule(name), expected_version=None)
+    twice = [Advance("a", 2, at(60), at(120)), Advance("a", 3, at(120), None)]
+    batches = [
+        _fire_batch("a", pg),
+        ([make_run("run-x", schedule="a")], twice),
+        _fire_batch("b", pg),
+    ]
+    assert pg.fire_batches(iter(batches)) == [
+        ([True], [True]),
+        ([True], [True, True]),
+        ([True], [True]),
+    ]
+    record = pg.get_schedule("a")
+    assert record is not None
+    assert (record.version, record.last_slot, record.next_due) == (4, at(120), None)

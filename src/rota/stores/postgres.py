@@ -53,6 +53,7 @@ from rota.stores._pg_wake import Wakeups
 from rota.stores.base import (
     UNSET,
     Advance,
+    FireBatch,
     LeaseStatus,
     Outcome,
     ScheduleRecord,
@@ -62,6 +63,7 @@ from rota.stores.base import (
 __all__ = ["PostgresStore", "migrations"]
 
 Connection = psycopg.Connection[dict[str, Any]]
+Cursor = psycopg.Cursor[dict[str, Any]]
 
 _Q = {
     name: text.encode()
@@ -357,6 +359,41 @@ class PostgresStore(Store):
             self._woken_here()
         return inserted, advanced
 
+    def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
+        """Each batch's ``fire`` statement is sent in pipeline mode as soon as it is
+        drawn, and the results read once every batch is out: the server writes
+        one batch while the scheduler plans the next. The statements share one
+        transaction, committed at the end (one commit per tick, as ``fire``; a
+        sync point per batch would wait for its results). A batch that names a
+        schedule twice (several statements in a transaction of its own) goes
+        through ``fire`` after what was sent before it is committed. With a
+        pool of one connection (drawing may need another),
+        ``Store.fire_batches``."""
+        if self.settings.pool_max < 2:
+            return super().fire_batches(batches)
+        results: list[tuple[list[bool], list[bool]]] = []
+        sent: list[tuple[int, Cursor, list[str], list[str]]] = []
+        with self._connection() as conn:
+            with conn.pipeline() as pipeline:
+                for runs, advances in batches:
+                    rows = advance_rows(advances)
+                    names = [row[0] for row in rows]
+                    if len(set(names)) < len(names):
+                        pipeline.sync()
+                        _collect(sent, results)
+                        results.append(self.fire(runs, advances))
+                        continue
+                    params = (runs_params(runs) if runs else NO_RUNS) | {"me": self._me}
+                    params["advances"] = advances_json(rows)
+                    cursor = conn.cursor()
+                    cursor.execute(_Q["fire"], params, binary=True)  # sent: the server starts
+                    sent.append((len(results), cursor, [run.id for run in runs], names))
+                    results.append(([], []))
+            _collect(sent, results)
+        if any(flag for inserted, _ in results for flag in inserted):
+            self._woken_here()
+        return results
+
     # -- runs: reading ---------------------------------------------------
 
     def get_run(self, run_id: str) -> Run | None:
@@ -593,6 +630,21 @@ def _mark(
     hit = set(returned or ())
     for n in members:
         done[n] = keys[n] in hit
+
+
+def _collect(
+    sent: list[tuple[int, Cursor, list[str], list[str]]],
+    results: list[tuple[list[bool], list[bool]]],
+) -> None:
+    """The results of the ``fire`` statements in ``sent`` (each waited for), into
+    ``results`` at their places; ``sent`` is emptied."""
+    for at, cursor, ids, names in sent:
+        got = cursor.fetchone()
+        assert got is not None  # aggregates: always one row
+        advanced = [False] * len(names)
+        _mark(advanced, names, list(range(len(names))), got["names"])
+        results[at] = (_firsts_in(ids, got["ids"] or ()), advanced)
+    sent.clear()
 
 
 def _firsts_in(keys: Sequence[str], stored: Iterable[str]) -> list[bool]:
