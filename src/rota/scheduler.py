@@ -219,11 +219,11 @@ class Scheduler:
         next is planned.
         """
         now = self.clock.now() if now is None else now
-        due = self.store.due_schedules(now, self.config.batch_size)
-        self._left = set()
-        report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
-        if due:
-            with _collector_paused():
+        with _collector_paused():
+            due = self.store.due_schedules(now, self.config.batch_size)
+            self._left = set()
+            report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
+            if due:
                 report += self._fire(due, now)
         if self.hooks is not None and report.missed:
             self.hooks.missed(report.runs)  # queued for the hooks' thread

@@ -425,6 +425,29 @@ def test_make_without_jitter_keeps_the_slot() -> None:
 # -- the codec ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":[1,2.5,null,"x"],"b":{"c":true}}',
+        ' {"a": 1} ',
+        "[]",
+        '"s"',
+        "1e300",
+        '{"é":"\\u00e9"}',
+    ],
+)
+def test_loads_spec_reads_what_json_loads_reads(text: str) -> None:
+    assert _codec.loads_spec(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"a":1} x', '{"a":1}{"b":2}', "", '{"a":', "nan?"])
+def test_loads_spec_refuses_what_json_loads_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError):
+        _codec.loads_spec(text)
+
+
 def test_run_to_row_empty_fields_match_dumps() -> None:
     t = datetime(2026, 6, 1, tzinfo=UTC)
     plain = Run(id="r1", job="j", state=RunState.QUEUED, created_at=t, available_at=t)

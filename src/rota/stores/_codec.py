@@ -71,6 +71,20 @@ def dumps(value: JSON, what: str) -> str:
         raise InvalidArguments(f"{what} must be JSON-serialisable: {exc}") from exc
 
 
+_SCAN = json.JSONDecoder().raw_decode
+
+
+def loads_spec(text: str) -> Any:
+    """``json.loads(text)`` for a stored spec, without its per-call overhead (~1.5 of
+    its ~7 µs for a spec: a tick decodes a thousand): text written by rota has no
+    space around its one value; anything else takes the long way (and its errors)."""
+    try:
+        value, end = _SCAN(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def loads(text: str | None) -> JSON:
     return None if text is None or text == "null" else json.loads(text)
 
@@ -289,7 +303,7 @@ def schedule_from_values(values: Iterable[Any]) -> ScheduleRecord:
     return ScheduleRecord(
         name=name,
         job=job,
-        spec=json.loads(spec),
+        spec=loads_spec(spec),
         created_at=EPOCH + timedelta(microseconds=created),
         updated_at=EPOCH + timedelta(microseconds=updated),
         source=source,
