@@ -64,7 +64,8 @@ RUN_ROTA_MODULES = {
 }
 # the standard library ``rota run`` needs beyond what the interpreter itself loads at start:
 # typing and dataclasses (which loads inspect), logging, dates and zones, JSON, SQLite,
-# paths, signals, threads (the store's lock), secrets (lease tokens) and their own imports
+# paths, signals, threads (the store's lock), secrets (lease tokens), gc (built in: the
+# scheduler pauses the collector during a tick) and their own imports
 RUN_STDLIB = {
     "__future__",
     "ast",
@@ -83,6 +84,7 @@ RUN_STDLIB = {
     "errno",
     "fnmatch",
     "functools",
+    "gc",
     "hashlib",
     "heapq",
     "hmac",

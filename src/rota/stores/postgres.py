@@ -360,15 +360,13 @@ class PostgresStore(Store):
         return inserted, advanced
 
     def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
-        """Each batch's ``fire`` statement is sent in pipeline mode as soon as it is
-        drawn, and the results read once every batch is out: the server writes
-        one batch while the scheduler plans the next. The statements share one
-        transaction, committed at the end (one commit per tick, as ``fire``; a
-        sync point per batch would wait for its results). A batch that names a
-        schedule twice (several statements in a transaction of its own) goes
-        through ``fire`` after what was sent before it is committed. With a
-        pool of one connection (drawing may need another),
-        ``Store.fire_batches``."""
+        """Each batch's ``fire`` statement is sent in pipeline mode, in a transaction
+        of its own, as soon as it is drawn, and the results read once every batch
+        is out: the server writes one batch while the scheduler plans the next.
+        (A sync point per batch would wait for its results; ``BEGIN``/``COMMIT``
+        do not.) A batch that names a schedule twice (several statements) goes
+        through ``fire`` after what was sent before it. With a pool of one
+        connection (drawing may need another), ``Store.fire_batches``."""
         if self.settings.pool_max < 2:
             return super().fire_batches(batches)
         results: list[tuple[list[bool], list[bool]]] = []
@@ -385,8 +383,12 @@ class PostgresStore(Store):
                         continue
                     params = (runs_params(runs) if runs else NO_RUNS) | {"me": self._me}
                     params["advances"] = advances_json(rows)
+                    # A transaction per batch, as fire's: one spanning batches would lock
+                    # runs and schedules in an order other schedulers' chunks may cross.
+                    conn.execute("BEGIN")
                     cursor = conn.cursor()
                     cursor.execute(_Q["fire"], params, binary=True)  # sent: the server starts
+                    conn.execute("COMMIT")
                     sent.append((len(results), cursor, [run.id for run in runs], names))
                     results.append(([], []))
             _collect(sent, results)
