@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from rota._policies import Policies
 from rota.jobs import Job
-from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
+from rota.runs import JSON, Run, RunOptions, RunState, run_id_for, scheduled_run
 
 if TYPE_CHECKING:
     from rota.triggers import Trigger
@@ -301,23 +301,22 @@ class RunTemplate:
             parents = tuple(run_id_for(parent, slot) for parent in self.after)
         elif state is RunState.QUEUED and self.jitter > 0:
             available = slot + jitter_delay(run_id, self.jitter)
-        return Run(
-            id=run_id,
-            job=self.job,
-            state=state,
-            created_at=now,
-            available_at=available,
-            schedule=self.schedule,
-            slot=slot,
-            args=self.args,
-            kwargs=dict(self.kwargs),
-            queue=queue_for(self.queue, self.host),
-            priority=self.priority,
-            options=self.options,
-            host=self.host,
-            parents=parents,
-            finished_at=now if state.is_terminal else None,
-            error=error,
+        return scheduled_run(
+            run_id,
+            self.job,
+            state,
+            now,
+            available,
+            self.schedule,
+            slot,
+            self.args,
+            dict(self.kwargs),
+            queue_for(self.queue, self.host),
+            self.priority,
+            self.options,
+            self.host,
+            parents,
+            error,
         )
 
 

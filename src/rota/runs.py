@@ -10,7 +10,7 @@ that is the whole of "exactly one run per slot".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -237,6 +237,87 @@ class Run:
         if new_state is not None and new_state != self.state:
             check_transition(self.id, self.state, RunState(new_state))
         return replace(self, **changes)
+
+
+_SETTERS = tuple(getattr(Run, f.name).__set__ for f in fields(Run))
+"""The slots' own setters, in field order: what ``scheduled_run`` fills a ``Run`` with."""
+
+
+def scheduled_run(
+    run_id: str,
+    job: str,
+    state: RunState,
+    now: datetime,
+    available_at: datetime,
+    schedule: str,
+    slot: datetime,
+    args: tuple[JSON, ...],
+    kwargs: Mapping[str, JSON],
+    queue: str,
+    priority: int,
+    options: RunOptions,
+    host: str | None,
+    parents: tuple[str, ...],
+    error: str | None,
+) -> Run:
+    """``Run(...)`` of a run a scheduler just planned (created now, attempt 0, finished
+    now when ``state`` is final), built at half the cost: a tick builds a thousand,
+    and the frozen dataclass's ``__init__`` sets its 28 fields one
+    ``object.__setattr__`` call at a time."""
+    if now.tzinfo is not UTC or available_at.tzinfo is not UTC or slot.tzinfo is not UTC:
+        return Run(  # __post_init__ converts (or refuses) the datetimes
+            id=run_id,
+            job=job,
+            state=state,
+            created_at=now,
+            available_at=available_at,
+            schedule=schedule,
+            slot=slot,
+            args=args,
+            kwargs=kwargs,
+            queue=queue,
+            priority=priority,
+            options=options,
+            host=host,
+            parents=parents,
+            finished_at=now if state.is_terminal else None,
+            error=error,
+        )
+    run = object.__new__(Run)
+    values = (
+        run_id,
+        job,
+        state,
+        now,
+        available_at,
+        schedule,
+        slot,
+        args,
+        kwargs,
+        queue,
+        priority,
+        options,
+        0,  # attempt
+        host,
+        False,  # manual
+        parents,
+        None,  # started_at
+        now if state.is_terminal else None,  # finished_at
+        None,  # worker
+        None,  # lease_token
+        None,  # lease_expires_at
+        False,  # cancel_requested
+        None,  # result
+        error,
+        None,  # traceback
+        "",  # log
+        None,  # checkpoint
+        None,  # progress_done
+        None,  # progress_total
+    )
+    for put, value in zip(_SETTERS, values, strict=True):
+        put(run, value)
+    return run
 
 
 def slot_key(slot: datetime) -> str:

@@ -58,9 +58,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("rota.scheduler")
 
 Resolve = Callable[[ScheduleRecord], "Fireable"]
-_FIRE_CHUNK = 250
+_FIRST_CHUNK = 100
+_FIRE_CHUNK = 300
 """Due schedules planned per ``Store.fire_batches`` batch: enough to amortize a
-round trip, few enough that a server writes one while the next is planned."""
+statement, few enough that a server writes one while the next is planned. The
+first is smaller, so that the server starts sooner."""
 _SETTINGS_KEPT = 256
 """Distinct (policies, job) pairs whose run settings a scheduler keeps (``_run_settings``)."""
 
@@ -215,8 +217,8 @@ class Scheduler:
         runs (overlap), and once to insert every run and record every
         schedule's progress (``Store.fire_batches``), so a tick costs a handful
         of round trips however many schedules are due. Planning goes in chunks
-        of ``_FIRE_CHUNK``: a store with a server writes one chunk while the
-        next is planned.
+        (``_chunks``): a store with a server writes one chunk while the next
+        is planned.
         """
         now = self.clock.now() if now is None else now
         with _collector_paused():
@@ -350,9 +352,9 @@ class Scheduler:
 
         def batches() -> Iterator[FireBatch]:
             nonlocal report, filtered, cancelled
-            for start in range(0, len(due), _FIRE_CHUNK):
+            for start, end in _chunks(len(due)):
                 batch: list[_Pending] = []
-                for record in due[start : start + _FIRE_CHUNK]:
+                for record in due[start:end]:
                     outcome = self._process_safely(record, now)
                     if isinstance(outcome, _Pending):
                         batch.append(outcome)
@@ -675,6 +677,15 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _chunks(count: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each batch of a tick's ``count`` due schedules."""
+    start, size = 0, _FIRST_CHUNK
+    while start < count:
+        yield start, min(count, start + size)
+        start += size
+        size = _FIRE_CHUNK
 
 
 def _schedule_of(record: ScheduleRecord) -> str:

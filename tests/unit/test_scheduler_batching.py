@@ -9,7 +9,7 @@ only in benchmarks/scale.py.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from rota.jobs import JobRegistry, job_from_callable
 from rota.runs import Run, RunState
 from rota.schedule import Schedule
 from rota.scheduler import Scheduler, new_record
-from rota.stores.base import Advance, ScheduleRecord
+from rota.stores.base import Advance, FireBatch, ScheduleRecord
 from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
@@ -130,3 +130,30 @@ def test_runs_of_equal_policies_share_one_options_object_with_the_jobs_defaults(
 
 def _from_spec(record: ScheduleRecord) -> Schedule:
     return Schedule.from_spec(record.spec)
+
+
+class BatchRecordingStore(CountingStore):
+    """Also records the size of each batch a tick hands to ``fire_batches``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+
+    def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
+        def recorded() -> Iterator[FireBatch]:
+            for runs, advances in batches:
+                self.batch_sizes.append(len(advances))
+                yield runs, advances
+
+        return super().fire_batches(recorded())
+
+
+def test_a_busy_tick_plans_in_chunks_a_small_one_first() -> None:
+    """The first chunk is small, so that a server starts writing sooner."""
+    store = BatchRecordingStore()
+    declare_many(store, 401)
+    report = scheduler(store).tick(NOON + timedelta(seconds=1))
+    assert report.fired == 401
+    assert store.batch_sizes == [100, 300, 1]
+    assert store.calls["insert_runs"] == store.calls["advance_schedules"] == 1
+    assert len(store.list_runs(limit=1000)) == 401

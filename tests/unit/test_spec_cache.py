@@ -16,8 +16,14 @@ import pytest
 from rota._planning import Budget, RunTemplate, plan_slots, window_slots
 from rota._policies import Policies
 from rota.cron import Cron
-from rota.errors import InvalidArguments, InvalidCron, InvalidSchedule, InvalidTimezone
-from rota.runs import Run, RunOptions, RunState
+from rota.errors import (
+    InvalidArguments,
+    InvalidCron,
+    InvalidSchedule,
+    InvalidTimezone,
+    NaiveDatetime,
+)
+from rota.runs import Run, RunOptions, RunState, scheduled_run
 from rota.schedule import Schedule
 from rota.stores import _codec
 from rota.stores.base import ScheduleRecord, Store
@@ -420,6 +426,77 @@ def test_make_without_jitter_keeps_the_slot() -> None:
     delayed = jittered.make(slot, RunState.QUEUED, slot).available_at
     assert slot <= delayed <= slot + timedelta(seconds=60)
     assert jittered.make(slot, RunState.MISSED, slot).available_at == slot
+
+
+@pytest.mark.parametrize("state", [RunState.QUEUED, RunState.WAITING, RunState.MISSED])
+@pytest.mark.parametrize("zone", [UTC, ZoneInfo("Europe/Berlin")])
+def test_scheduled_run_is_the_run_the_constructor_builds(state: RunState, zone: Any) -> None:
+    now = datetime(2026, 6, 1, 5, 30, tzinfo=UTC).astimezone(zone)
+    slot = now - timedelta(minutes=1)
+    options = RunOptions(max_attempts=3, timeout=9.5)
+    error = "missed: late" if state.is_terminal else None
+    made = scheduled_run(
+        "r1",
+        "mymod.job",
+        state,
+        now,
+        now,
+        "s",
+        slot,
+        (1, "a"),
+        {"k": [1]},
+        "q",
+        5,
+        options,
+        "host-1",
+        ("p1",),
+        error,
+    )
+    want = Run(
+        id="r1",
+        job="mymod.job",
+        state=state,
+        created_at=now,
+        available_at=now,
+        schedule="s",
+        slot=slot,
+        args=(1, "a"),
+        kwargs={"k": [1]},
+        queue="q",
+        priority=5,
+        options=options,
+        host="host-1",
+        parents=("p1",),
+        finished_at=now if state.is_terminal else None,
+        error=error,
+    )
+    assert made == want
+    assert made.created_at.tzinfo is UTC
+    assert made.slot is not None
+    assert made.slot.tzinfo is UTC
+
+
+def test_scheduled_run_refuses_a_naive_datetime() -> None:
+    naive = datetime(2026, 6, 1, 5, 30)
+    aware = naive.replace(tzinfo=UTC)
+    with pytest.raises(NaiveDatetime):
+        scheduled_run(
+            "r1",
+            "j",
+            RunState.QUEUED,
+            naive,
+            aware,
+            "s",
+            aware,
+            (),
+            {},
+            "q",
+            0,
+            RunOptions(),
+            None,
+            (),
+            None,
+        )
 
 
 # -- the codec ---------------------------------------------------------------------------------
