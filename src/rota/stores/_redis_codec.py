@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rota.errors import ConfigurationError
-from rota.runs import Run, RunState
+from rota.runs import Run
 from rota.stores import _codec, _rules
 from rota.stores.base import Advance, Outcome, ScheduleRecord, check_finish_state
 
@@ -451,29 +451,6 @@ def counted(items: list[str]) -> list[str]:
     return [str(len(items)), *items]
 
 
-_RUN_COLUMNS = tuple(
-    _codec.run_to_row(
-        Run(
-            id="-",
-            job="-",
-            state=RunState.QUEUED,
-            created_at=_codec.EPOCH,
-            available_at=_codec.EPOCH,
-        )
-    )
-)
+_RUN_COLUMNS = _codec.RUN_COLUMNS
 _EMPTY_ROW: dict[str, Any] = dict.fromkeys(_RUN_COLUMNS)
-_SCHEDULE_COLUMNS = (
-    "name",
-    "job",
-    "spec",
-    "created_at",
-    "updated_at",
-    "source",
-    "paused",
-    "retired",
-    "last_slot",
-    "next_due",
-    "version",
-    "per_host",
-)
+_SCHEDULE_COLUMNS = _codec.SCHEDULE_COLUMNS
