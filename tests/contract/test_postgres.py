@@ -260,7 +260,7 @@ def _odd_runs(prefix: str) -> list[Run]:
         kwargs=MappingProxyType({"k": _ODD}),
         queue="q✓",
         priority=-(2**31),
-        options=RunOptions(timeout=1.5, max_attempts=4, exclusive=True, pings={"after": ["u"]}),
+        options=RunOptions(timeout=1.5, max_attempts=4, exclusive=True, pings={"after": ("u",)}),
         attempt=2**31 - 1,
         host="web-1",
         manual=True,
