@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -58,11 +59,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("rota.scheduler")
 
 Resolve = Callable[[ScheduleRecord], "Fireable"]
-_FIRST_CHUNK = 100
+_EDGE_CHUNK = 100
 _FIRE_CHUNK = 300
 """Due schedules planned per ``Store.fire_batches`` batch: enough to amortize a
 statement, few enough that a server writes one while the next is planned. The
-first is smaller, so that the server starts sooner."""
+first and the last are ``_EDGE_CHUNK`` (see ``_chunks``)."""
 _SETTINGS_KEPT = 256
 """Distinct (policies, job) pairs whose run settings a scheduler keeps (``_run_settings``)."""
 
@@ -680,12 +681,22 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _chunks(count: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of each batch of a tick's ``count`` due schedules."""
-    start, size = 0, _FIRST_CHUNK
-    while start < count:
-        yield start, min(count, start + size)
-        start += size
-        size = _FIRE_CHUNK
+    """(start, end) of each batch of a tick's ``count`` due schedules: a small first
+    one (the server starts sooner), a small last one (less of the server's work
+    is left once planning ends), and at most ``_FIRE_CHUNK`` at a time between."""
+    if count <= _EDGE_CHUNK:
+        if count:
+            yield 0, count
+        return
+    yield 0, _EDGE_CHUNK
+    if count < 3 * _EDGE_CHUNK:
+        yield _EDGE_CHUNK, count
+        return
+    middle = count - 2 * _EDGE_CHUNK
+    parts = -(-middle // _FIRE_CHUNK)  # rounded up: even parts of at most _FIRE_CHUNK
+    bounds = [_EDGE_CHUNK + middle * k // parts for k in range(parts + 1)]
+    yield from itertools.pairwise(bounds)
+    yield count - _EDGE_CHUNK, count
 
 
 def _schedule_of(record: ScheduleRecord) -> str:

@@ -148,12 +148,13 @@ class BatchRecordingStore(CountingStore):
         return super().fire_batches(recorded())
 
 
-def test_a_busy_tick_plans_in_chunks_a_small_one_first() -> None:
-    """The first chunk is small, so that a server starts writing sooner."""
+def test_a_busy_tick_plans_in_chunks_small_at_both_ends() -> None:
+    """A small first chunk: a server starts writing sooner; a small last one: less
+    of its writing is left once planning ends."""
     store = BatchRecordingStore()
     declare_many(store, 401)
     report = scheduler(store).tick(NOON + timedelta(seconds=1))
     assert report.fired == 401
-    assert store.batch_sizes == [100, 300, 1]
+    assert store.batch_sizes == [100, 201, 100]
     assert store.calls["insert_runs"] == store.calls["advance_schedules"] == 1
     assert len(store.list_runs(limit=1000)) == 401
