@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from rota.schedule import Schedule, derive_name
+from rota.stores import _codec
 from rota.stores.base import ScheduleRecord, Store
 
 JOB = "reminders.send"
@@ -337,19 +338,7 @@ def load_bulk(
     return done - start, writing
 
 
-_SCHEDULE_COLUMNS = (
-    "name",
-    "job",
-    "spec",
-    "created_at",
-    "updated_at",
-    "source",
-    "paused",
-    "retired",
-    "last_slot",
-    "next_due",
-    "version",
-)
+_SCHEDULE_COLUMNS = _codec.SCHEDULE_COLUMNS
 
 
 class Backend:

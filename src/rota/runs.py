@@ -158,8 +158,10 @@ class RunOptions:
 
 
 def _utc(dt: datetime | None, what: str) -> datetime | None:
-    if dt is None:
-        return None
+    return None if dt is None else _to_utc(dt, what)
+
+
+def _to_utc(dt: datetime, what: str) -> datetime:
     if dt.tzinfo is None:
         raise NaiveDatetime(what)
     return dt.astimezone(UTC)
@@ -262,27 +264,15 @@ def scheduled_run(
 ) -> Run:
     """``Run(...)`` of a run a scheduler just planned (created now, attempt 0, finished
     now when ``state`` is final), built at half the cost: a tick builds a thousand,
-    and the frozen dataclass's ``__init__`` sets its 28 fields one
-    ``object.__setattr__`` call at a time."""
-    if now.tzinfo is not UTC or available_at.tzinfo is not UTC or slot.tzinfo is not UTC:
-        return Run(  # __post_init__ converts (or refuses) the datetimes
-            id=run_id,
-            job=job,
-            state=state,
-            created_at=now,
-            available_at=available_at,
-            schedule=schedule,
-            slot=slot,
-            args=args,
-            kwargs=kwargs,
-            queue=queue,
-            priority=priority,
-            options=options,
-            host=host,
-            parents=parents,
-            finished_at=now if state.is_terminal else None,
-            error=error,
-        )
+    and the frozen dataclass's ``__init__`` sets its 29 fields one
+    ``object.__setattr__`` call at a time. Datetimes are checked (and converted
+    to UTC) as ``Run.__post_init__`` does."""
+    if now.tzinfo is not UTC:
+        now = _to_utc(now, "Run.created_at")
+    if available_at.tzinfo is not UTC:
+        available_at = _to_utc(available_at, "Run.available_at")
+    if slot.tzinfo is not UTC:
+        slot = _to_utc(slot, "Run.slot")
     run = object.__new__(Run)
     values = (
         run_id,

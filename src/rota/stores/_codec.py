@@ -304,28 +304,23 @@ def schedule_from_values(values: Iterable[Any]) -> ScheduleRecord:
         name=name,
         job=job,
         spec=loads_spec(spec),
-        created_at=EPOCH + timedelta(microseconds=created),
-        updated_at=EPOCH + timedelta(microseconds=updated),
+        created_at=from_us(created),
+        updated_at=from_us(updated),
         source=source,
         paused=bool(paused),
         retired=bool(retired),
-        last_slot=None if last is None else EPOCH + timedelta(microseconds=last),
-        next_due=None if due is None else EPOCH + timedelta(microseconds=due),
+        last_slot=opt_from_us(last),
+        next_due=opt_from_us(due),
         version=version,
         per_host=bool(per_host),
     )
 
 
 def row_to_schedule(row: Row) -> ScheduleRecord:
-    return schedule_from_row(row, json.loads(row["spec"]))
-
-
-def schedule_from_row(row: Row, spec: JSON) -> ScheduleRecord:
-    """The schedule of ``row`` (its ``spec`` column ignored) with ``spec`` parsed already."""
     return ScheduleRecord(
         name=row["name"],
         job=row["job"],
-        spec=spec,
+        spec=json.loads(row["spec"]),
         created_at=from_us(row["created_at"]),
         updated_at=from_us(row["updated_at"]),
         source=row["source"],

@@ -74,6 +74,16 @@ class Advance:
     next_due: datetime | None
 
 
+def _refuse_naive(advances: Sequence[Advance]) -> None:
+    """``NaiveDatetime`` for the first naive datetime of ``advances``, before any write."""
+    from rota.stores import _codec  # imports this module
+
+    for a in advances:
+        for value, what in ((a.last_slot, "last_slot"), (a.next_due, "next_due")):
+            if value is not None:
+                _codec.utc(value, what)
+
+
 FireBatch = tuple[Sequence[Run], Sequence[Advance]]
 """What ``Store.fire_batches`` fires at a time: ``fire``'s arguments."""
 
@@ -222,12 +232,7 @@ class Store(ABC):
         rest. A naive datetime raises ``NaiveDatetime`` before anything is
         written. Backends do it in one round trip; this default loops.
         """
-        from rota.stores import _codec  # imports this module
-
-        for a in advances:
-            for value, what in ((a.last_slot, "last_slot"), (a.next_due, "next_due")):
-                if value is not None:
-                    _codec.utc(value, what)
+        _refuse_naive(advances)
         return [
             self.advance_schedule(
                 a.name,
@@ -291,12 +296,7 @@ class Store(ABC):
         deterministic). A naive datetime raises ``NaiveDatetime`` before
         anything is written.
         """
-        from rota.stores import _codec  # imports this module
-
-        for a in advances:
-            for value, what in ((a.last_slot, "last_slot"), (a.next_due, "next_due")):
-                if value is not None:
-                    _codec.utc(value, what)
+        _refuse_naive(advances)
         return self.insert_runs(runs), self.advance_schedules(advances)
 
     def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:

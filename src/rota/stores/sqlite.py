@@ -19,7 +19,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -224,7 +224,7 @@ class SQLiteStore(Store):
         if not rows:
             return []
         with self._write() as conn:
-            changed = _each(conn, query, rows)
+            changed = _each(conn, _Q[query], rows)
         if any(changed):
             self.notify()
         return changed
@@ -347,7 +347,7 @@ class SQLiteStore(Store):
         if not rows:
             return []
         with self._write() as conn:
-            return _each(conn, "advance_schedule", rows)
+            return _each(conn, _Q["advance_schedule"], rows)
 
     def delete_schedule(self, name: str) -> bool:
         deleted = self._change("delete_schedule", {"name": name}) == 1
@@ -388,8 +388,8 @@ class SQLiteStore(Store):
         if not run_rows and not advance_rows:
             return [], []
         with self._write() as conn:
-            inserted = [conn.execute(_INSERT_RUN, row).rowcount == 1 for row in run_rows]
-            advanced = _each(conn, "advance_schedule", advance_rows)
+            inserted = _each(conn, _INSERT_RUN, run_rows)
+            advanced = _each(conn, _Q["advance_schedule"], advance_rows)
         if any(inserted):
             self.notify()
         return inserted, advanced
@@ -671,16 +671,18 @@ def _advance_params(advance: Advance) -> dict[str, Any]:
     }
 
 
-def _each(conn: sqlite3.Connection, query: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """``query`` for each row, in order: whether each changed a row (an update
-    is a compare-and-set each).
+def _each(
+    conn: sqlite3.Connection, statement: str, rows: Sequence[Mapping[str, Any] | Sequence[Any]]
+) -> list[bool]:
+    """``statement`` for each row, in order: whether each changed a row (of an
+    insert-if-absent given a key twice, the first wins; an update is a
+    compare-and-set each).
 
     A statement per row, as measured: for ``advance_schedule`` it was faster
     than one ``UPDATE … FROM (VALUES …)`` (that materializes the values, then
     updates in a second pass); likewise for inserting runs (``fire``), where
     SQLite's own work (a record and five index entries per run) dominates.
     """
-    statement = _Q[query]
     return [conn.execute(statement, row).rowcount == 1 for row in rows]
 
 
