@@ -7,7 +7,6 @@ imports psycopg.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -26,7 +25,7 @@ from psycopg.pq import Format
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolClosed
 
-from rota.errors import ConfigurationError, NaiveDatetime, StoreUnavailable
+from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run
 from rota.stores import _codec, _rules
 from rota.stores.base import Advance, Outcome, ScheduleRecord
@@ -191,8 +190,6 @@ def aware(dt: datetime | None, what: str) -> datetime | None:
 
 # -- batches as JSON -----------------------------------------------------------
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-"""``_codec.dumps``'s encoder, without its error message built on every call."""
 _EPOCH = _codec.EPOCH
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -266,13 +263,13 @@ def runs_params(runs: Sequence[Run]) -> dict[str, str]:
     ordered = sorted(runs, key=_by_id)
     try:
         return {
-            "runs": _ENCODE([_run_row(run) for run in ordered]),
+            "runs": _codec.dumps([_run_row(run) for run in ordered], "runs"),
             "options": f"[{','.join([_codec.options_text(run.options) for run in ordered])}]",
-            "args": _ENCODE([run.args for run in ordered]),
-            "kwargs": _ENCODE([_dict(run.kwargs) for run in ordered]),
-            "parents": _ENCODE([run.parents for run in ordered]),
-            "results": _ENCODE([run.result for run in ordered]),
-            "checkpoints": _ENCODE([run.checkpoint for run in ordered]),
+            "args": _codec.dumps([run.args for run in ordered], "runs"),
+            "kwargs": _codec.dumps([_dict(run.kwargs) for run in ordered], "runs"),
+            "parents": _codec.dumps([run.parents for run in ordered], "runs"),
+            "results": _codec.dumps([run.result for run in ordered], "runs"),
+            "checkpoints": _codec.dumps([run.checkpoint for run in ordered], "runs"),
         }
     except (TypeError, ValueError):
         for run in ordered:
@@ -280,15 +277,13 @@ def runs_params(runs: Sequence[Run]) -> dict[str, str]:
         raise
 
 
-NO_RUNS = dict.fromkeys(
-    ("runs", "options", "args", "kwargs", "parents", "results", "checkpoints"), "[]"
-)
-"""``runs_params`` of no runs."""
-
-
 def _dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A mapping the encoder takes (it takes ``dict`` alone), as ``run_to_row`` copies it."""
     return mapping if type(mapping) is dict else dict(mapping)
+
+
+NO_RUNS = runs_params(())
+"""``runs_params`` of no runs: every document an empty array."""
 
 
 def advance_rows(advances: Sequence[Advance]) -> list[list[Any]]:
@@ -298,28 +293,21 @@ def advance_rows(advances: Sequence[Advance]) -> list[list[Any]]:
         [
             a.name,
             a.expected_version,
-            None if a.last_slot is None else _aware_us(a.last_slot, "last_slot"),
-            None if a.next_due is None else _aware_us(a.next_due, "next_due"),
+            _codec.opt_to_us(a.last_slot, "last_slot"),
+            _codec.opt_to_us(a.next_due, "next_due"),
         ]
         for a in advances
     ]
 
 
-def _aware_us(dt: datetime, what: str) -> int:
-    """``_codec.to_us``, one call the fewer."""
-    if dt.tzinfo is None:
-        raise NaiveDatetime(what)
-    return (dt - _EPOCH) // _MICROSECOND
-
-
 def advances_json(rows: Sequence[list[Any]]) -> str:
     """``advance_rows`` as the ``fire`` query's JSON document."""
-    return _ENCODE(rows)
+    return _codec.dumps(rows, "advances")
 
 
-def names_json(names: Sequence[str]) -> str:
+def names_json(names: Iterable[str]) -> str:
     """Text keys as one JSON array: psycopg dumps a ``text[]`` element by element."""
-    return _ENCODE(list(names))
+    return _codec.dumps(list(names), "names")
 
 
 # -- loading rows ------------------------------------------------------------
@@ -398,8 +386,10 @@ def configure(schema: str) -> Any:
     def setup(conn: psycopg.Connection[Any]) -> None:
         conn.adapters.register_loader("timestamptz", MicrosecondsLoader)
         conn.adapters.register_loader("json", JsonTextLoader)
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.execute("SET TimeZone TO 'UTC'")
+        # One round trip: without parameters, psycopg sends both as one simple query.
+        conn.execute(
+            sql.SQL("SET search_path TO {}; SET TimeZone TO 'UTC'").format(sql.Identifier(schema))
+        )
 
     return setup
 

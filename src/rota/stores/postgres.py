@@ -342,7 +342,7 @@ class PostgresStore(Store):
         rows = advance_rows(advances)
         names = [row[0] for row in rows]
         rounds = _rounds(names) or [[]]
-        params = (runs_params(runs) if runs else NO_RUNS) | {"me": self._me}
+        params = runs_params(runs) | {"me": self._me}
         advanced = [False] * len(rows)
         ids: Iterable[str] = ()
         with self._transaction() if len(rounds) > 1 else self._connection() as conn:
@@ -381,7 +381,7 @@ class PostgresStore(Store):
                         _collect(sent, results)
                         results.append(self.fire(runs, advances))
                         continue
-                    params = (runs_params(runs) if runs else NO_RUNS) | {"me": self._me}
+                    params = runs_params(runs) | {"me": self._me}
                     params["advances"] = advances_json(rows)
                     # A transaction per batch, as fire's: one spanning batches would lock
                     # runs and schedules in an order other schedulers' chunks may cross.
@@ -426,7 +426,7 @@ class PostgresStore(Store):
         """One statement (``schedule = ANY``) for every schedule."""
         found: dict[str, list[Run]] = {name: [] for name in schedules}
         if found:
-            for row in self._rows("active_runs_for", {"schedules": names_json(list(found))}):
+            for row in self._rows("active_runs_for", {"schedules": names_json(found)}):
                 found[row["schedule"]].append(_codec.row_to_run(row))
         return found
 
@@ -643,9 +643,8 @@ def _collect(
     for at, cursor, ids, names in sent:
         got = cursor.fetchone()
         assert got is not None  # aggregates: always one row
-        advanced = [False] * len(names)
-        _mark(advanced, names, list(range(len(names))), got["names"])
-        results[at] = (_firsts_in(ids, got["ids"] or ()), advanced)
+        advanced = set(got["names"] or ())
+        results[at] = (_firsts_in(ids, got["ids"] or ()), [name in advanced for name in names])
     sent.clear()
 
 
