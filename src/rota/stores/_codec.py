@@ -59,14 +59,15 @@ def opt_from_us(us: int | None) -> datetime | None:
     return None if us is None else EPOCH + timedelta(microseconds=us)
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-"""What ``json.dumps`` with these options builds on every call; encoding keeps no state."""
+STRICT_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""``dumps``'s encoder (what ``json.dumps`` with these options builds on every
+call): for a caller that names the value only when encoding fails."""
 
 
 def dumps(value: JSON, what: str) -> str:
     """Compact JSON text; ``InvalidArguments`` naming ``what`` if not JSON."""
     try:
-        return _ENCODE(value)
+        return STRICT_ENCODE(value)
     except (TypeError, ValueError) as exc:
         raise InvalidArguments(f"{what} must be JSON-serialisable: {exc}") from exc
 

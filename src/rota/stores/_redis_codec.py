@@ -44,18 +44,8 @@ _RUN_INTS = frozenset(
     }
 )
 _RUN_FLOATS = frozenset({"progress_done", "progress_total"})
-_SCHEDULE_INTS = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "paused",
-        "retired",
-        "last_slot",
-        "next_due",
-        "version",
-        "per_host",
-    }
-)
+_SCHEDULE_INTS = frozenset(_codec.SCHEDULE_COLUMNS) - {"name", "job", "spec", "source"}
+"""The schedule columns stored as integers: all but the text ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +158,8 @@ def run_fields(run: Run) -> list[str]:
     return [*sets, "rev", "0"]
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def encode(value: Any) -> str:
-    """Compact JSON (what the scripts' batch arguments are), non-ASCII kept as is."""
-    return _ENCODE(value)
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""Compact JSON (what the scripts' batch arguments are), non-ASCII kept as is."""
 
 
 def insert_batch(runs: Sequence[Run]) -> str:
@@ -244,7 +230,7 @@ def insert_batch(runs: Sequence[Run]) -> str:
                 _json(list(parents), "parents") if parents else "[]",
             ]
         )
-    return _ENCODE([shapes, items])
+    return encode([shapes, items])
 
 
 _PER_RUN = frozenset({"id", "schedule", "slot", "available_at", "args", "kwargs", "parents"})
@@ -272,15 +258,11 @@ class _Micros(dict[datetime, str]):
         return text
 
 
-_STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-"""``_codec.dumps``'s encoder, without the name of the value built on every call."""
-
-
 def _json(value: Any, what: str, run_id: str | None = None) -> str:
     """``_codec.dumps(value, "<what> of run <run_id>")``, the message built only
     when it fails (a thousand runs, a thousand messages otherwise)."""
     try:
-        return _STRICT(value)
+        return _codec.STRICT_ENCODE(value)
     except (TypeError, ValueError):
         return _codec.dumps(value, what if run_id is None else f"{what} of run {run_id!r}")
 
@@ -304,7 +286,7 @@ def advance_batch(advances: Sequence[Advance]) -> str:
                 "" if due is None else times[due],
             ]
         )
-    return _ENCODE(batch)
+    return encode(batch)
 
 
 def finish_args(run_id: str, outcome: Outcome, now: datetime) -> list[str]:
@@ -367,6 +349,9 @@ def schedule_parts(
     fires = record.active and row["next_due"] is not None
     due = str(row["next_due"]) if fires else ""
     return str(int(record.retired)), str(int(record.per_host)), due, sets, dels
+
+
+_EMPTY_ROW: dict[str, Any] = dict.fromkeys(_codec.RUN_COLUMNS)
 
 
 def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
@@ -436,7 +421,7 @@ class _Instants(dict[int, datetime]):
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:
     row = {
         name: int(fields[name]) if name in _SCHEDULE_INTS and name in fields else fields.get(name)
-        for name in _SCHEDULE_COLUMNS
+        for name in _codec.SCHEDULE_COLUMNS
     }
     return _codec.row_to_schedule(row)
 
@@ -449,8 +434,3 @@ def records(reply: str) -> list[dict[str, str]]:
 def counted(items: list[str]) -> list[str]:
     """``items`` prefixed by their count, as the scripts read lists from ARGV."""
     return [str(len(items)), *items]
-
-
-_RUN_COLUMNS = _codec.RUN_COLUMNS
-_EMPTY_ROW: dict[str, Any] = dict.fromkeys(_RUN_COLUMNS)
-_SCHEDULE_COLUMNS = _codec.SCHEDULE_COLUMNS

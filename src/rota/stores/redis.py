@@ -49,7 +49,6 @@ next call reconnects.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -207,11 +206,14 @@ class RedisStore(Store):
             return getattr(self._connected(), command)(*args, **kwargs)
 
     def _run(self, script: str, *args: Any) -> Any:
-        """Run a script: ARGV is the key base, the TTL, then ``args``."""
-        argv = [self._base, self.options.ttl_seconds, *args]
+        """Run a script: ARGV is ``_argv(*args)``."""
         with self._guard():
             self._connected()
-            return self._scripts[script](keys=[self._base + "runs"], args=argv)
+            return self._scripts[script](keys=[self._base + "runs"], args=self._argv(*args))
+
+    def _argv(self, *args: Any) -> list[Any]:
+        """A script's ARGV: the key base, the TTL, then ``args`` (see ``lua/_lib.lua``)."""
+        return [self._base, self.options.ttl_seconds, *args]
 
     def _subscription(self) -> Subscription:
         client: Any = self._connected()  # RedisCluster.pubsub is not typed
@@ -305,7 +307,7 @@ class RedisStore(Store):
         items = [[r.name, *rc.schedule_parts(r)] for r in records]
         inserted: list[bool] = []
         for start in range(0, len(items), SCHEDULE_BATCH):
-            batch = json.dumps(items[start : start + SCHEDULE_BATCH], ensure_ascii=False)
+            batch = rc.encode(items[start : start + SCHEDULE_BATCH])
             inserted += [bool(flag) for flag in self._run("insert_schedules", batch)]
         if any(inserted):
             self._wakeups.bump()
@@ -373,7 +375,7 @@ class RedisStore(Store):
         """One script call (one round trip), atomic: the runs inserted, then the
         schedules advanced, each as ``insert_runs`` and ``advance_schedules`` do."""
         if not runs or not advances:
-            return self.insert_runs(runs), self.advance_schedules(advances)
+            return super().fire(runs, advances)
         reply = self._run("fire", rc.insert_batch(runs), rc.advance_batch(advances))
         inserted, advanced = _flags(reply[0]), _flags(reply[1])
         if any(inserted):
@@ -409,12 +411,7 @@ class RedisStore(Store):
                         collect()
                         results.append(self.fire(runs, advances))
                         continue
-                    argv = [
-                        self._base,
-                        self.options.ttl_seconds,
-                        rc.insert_batch(runs),
-                        rc.advance_batch(advances),
-                    ]
+                    argv = self._argv(rc.insert_batch(runs), rc.advance_batch(advances))
                     conn.send_command("EVALSHA", fire.sha, 1, key, *argv)
                     sent.append((len(results), argv))
                     results.append(([], []))
