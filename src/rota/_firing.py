@@ -44,6 +44,11 @@ class Fireable(Protocol):
     @property
     def after_names(self) -> tuple[str, ...]: ...
 
+    @property
+    def filters(self) -> tuple[Any, ...]:
+        """What ``allows`` checks besides the trigger: none means every slot passes."""
+        ...
+
     def allows(self, slot: datetime, environment: str | None = None) -> bool: ...
 
 
@@ -51,6 +56,7 @@ class StoredSchedule:
     """A run-time schedule without filters, as its spec says: read-only, for planning."""
 
     __slots__ = ("after_names", "args", "job", "kwargs", "name", "policies", "trigger")
+    filters: tuple[Any, ...] = ()
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rota._hooks import Hooks
 from rota._planning import (
@@ -36,8 +36,10 @@ from rota._planning import (
     RunTemplate,
     SlotPlan,
     apply_overlap,
+    fire_rules,
     first_slot_from,
     floor_minute,
+    lone_slot,
     next_slot_after,
     placement,
     plan_slots,
@@ -49,7 +51,7 @@ from rota.clock import SYSTEM_CLOCK, Clock, SystemClock
 from rota.config import SchedulerConfig, default_host
 from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
-from rota.runs import JSON, Run, RunOptions, RunState, run_id_for
+from rota.runs import JSON, Run, RunOptions, RunState, run_id_for, scheduled_run
 from rota.schedule import Schedule
 from rota.stores.base import Advance, FireBatch, ScheduleRecord, Store
 
@@ -64,6 +66,8 @@ _FIRE_CHUNK = 300
 """Due schedules planned per ``Store.fire_batches`` batch: enough to amortize a
 statement, few enough that a server writes one while the next is planned. The
 first and the last are ``_EDGE_CHUNK`` (see ``_chunks``)."""
+_LETS_OVERLAP = frozenset({"allow", "queue"})
+"""Overlap policies that insert a new run whatever runs are active (``apply_overlap``)."""
 _SETTINGS_KEPT = 256
 """Distinct (policies, job) pairs whose run settings a scheduler keeps (``_run_settings``)."""
 
@@ -234,11 +238,13 @@ class Scheduler:
             self.store.notify()
         return report
 
-    def _process_safely(self, record: ScheduleRecord, now: datetime) -> TickReport | _Pending:
+    def _process_safely(
+        self, record: ScheduleRecord, now: datetime, active: Mapping[str, list[Run]]
+    ) -> TickReport | _Pending | _Fired:
         """``_process``; an error of one schedule (its ``when`` callback raised) is
         logged and leaves that schedule due, without stopping the others."""
         try:
-            return self._process(record, now)
+            return self._process(record, now, active)
         except StoreUnavailable:
             raise
         except Exception:
@@ -249,7 +255,9 @@ class Scheduler:
             )
             return self._leave(record)
 
-    def _process(self, record: ScheduleRecord, now: datetime) -> TickReport | _Pending:
+    def _process(
+        self, record: ScheduleRecord, now: datetime, active: Mapping[str, list[Run]]
+    ) -> TickReport | _Pending | _Fired:
         per_host = host_record_of(record)
         if per_host is not None:
             return self._process_host_record(record, *per_host, now)
@@ -265,6 +273,9 @@ class Scheduler:
                 next_due=None,
             )
             return TickReport()
+        fired = self._quick(record, schedule, now, active)
+        if fired is not None:
+            return fired
         return self._prepare(record, record.name, schedule, now, host=None)
 
     def _process_host_record(
@@ -317,6 +328,66 @@ class Scheduler:
             budget=self._budget,
         )
 
+    def _quick(
+        self,
+        record: ScheduleRecord,
+        schedule: Fireable,
+        now: datetime,
+        active: Mapping[str, list[Run]],
+    ) -> _Fired | None:
+        """The usual due schedule, planned and stamped in one pass; None: ``_prepare``.
+
+        Usual: its window is its ``next_due`` alone (``lone_slot``), which fires
+        on time, and nothing makes its run differ from a plain queued one (no
+        filters, parents or jitter; no active runs, or an overlap policy that
+        lets them be). That is what ``_prepare`` and ``_overlap`` make of it,
+        at half the cost: nearly every schedule of a busy tick is usual.
+        """
+        start, after = record.next_due, record.last_slot
+        if (
+            start is None
+            or start.tzinfo is not UTC
+            or start > now
+            or not (after is None or (after.tzinfo is UTC and after < start))
+            or self._budget.scan_limit <= 0
+        ):
+            return None
+        policies = schedule.policies
+        if (
+            policies.jitter > 0
+            or schedule.after_names
+            or schedule.filters
+            or (policies.overlap not in _LETS_OVERLAP and active.get(record.name))
+        ):
+            return None
+        trigger = schedule.trigger
+        usual = lone_slot(trigger, start, now)
+        if usual is None or usual[0] is None:
+            return None
+        limit, grace = fire_rules(trigger, policies)
+        if limit <= 0 or (grace is not None and now - start > grace):
+            return None
+        name = record.name
+        options, queue, priority = self._run_settings(policies, self._job(schedule.job))
+        run = scheduled_run(
+            run_id_for(name, start),
+            schedule.job,
+            RunState.QUEUED,
+            now,
+            start,
+            name,
+            start,
+            schedule.args,
+            dict(schedule.kwargs),
+            queue,
+            priority,
+            options,
+            None,
+            (),
+            None,
+        )
+        return _Fired(run, Advance(name, record.version, start, usual[1]))
+
     def _prepare(
         self,
         progress: ScheduleRecord,
@@ -354,20 +425,25 @@ class Scheduler:
         def batches() -> Iterator[FireBatch]:
             nonlocal report, filtered, cancelled
             for start, end in _chunks(len(due)):
-                batch: list[_Pending] = []
+                runs: list[Run] = []
+                advances: list[Advance] = []
+                to_cancel: list[str] = []
                 for record in due[start:end]:
-                    outcome = self._process_safely(record, now)
-                    if isinstance(outcome, _Pending):
-                        batch.append(outcome)
+                    outcome = self._process_safely(record, now, active)
+                    if isinstance(outcome, _Fired):
+                        runs.append(outcome.run)
+                        advances.append(outcome.advance)
+                    elif isinstance(outcome, _Pending):
+                        runs += _overlap(outcome, active, now, to_cancel)
+                        filtered += outcome.plan.filtered
+                        advances.append(_advance_of(outcome))
                     else:
                         report += outcome
-                if not batch:
+                if not advances:
                     continue
-                runs, to_cancel = _overlap(batch, active, now)
                 cancelled += self._cancel(to_cancel, now)
-                filtered += sum(p.plan.filtered for p in batch)
                 fired.append(runs)
-                yield runs, [_advance_of(pending) for pending in batch]
+                yield runs, advances
 
         results = self.store.fire_batches(batches())
         inserted = [
@@ -661,6 +737,13 @@ class _Pending:
     missed: list[Run]
 
 
+class _Fired(NamedTuple):
+    """One usual due schedule (``Scheduler._quick``): its run, and its progress."""
+
+    run: Run
+    advance: Advance
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """No cyclic garbage collection meanwhile (unless it is off already).
@@ -712,26 +795,20 @@ def _advance_of(pending: _Pending) -> Advance:
 
 
 def _overlap(
-    batch: Sequence[_Pending], active: Mapping[str, list[Run]], now: datetime
-) -> tuple[list[Run], list[str]]:
-    """The runs to insert for ``batch`` given the schedules' ``active`` runs, and the
-    ids of active runs to cancel (overlap ``replace``)."""
-    runs: list[Run] = []
-    to_cancel: list[str] = []
-    for pending in batch:
-        runs += pending.missed
-        new = pending.queued
-        current = active.get(pending.name)
-        if not new or not current:  # nothing to weigh the new runs against
-            runs += new
-            continue
-        waiting = [run for run in new if run.state is RunState.WAITING]
-        queued = [run for run in new if run.state is RunState.QUEUED]
-        mine = [run for run in current if run.host == pending.host]
-        decision = apply_overlap(pending.overlap, queued, mine, now=now)
-        to_cancel.extend(decision.cancel)
-        runs += [*waiting, *decision.insert]
-    return runs, to_cancel
+    pending: _Pending, active: Mapping[str, list[Run]], now: datetime, to_cancel: list[str]
+) -> list[Run]:
+    """The runs to insert for ``pending`` given its schedule's ``active`` runs; adds the
+    ids of active runs to cancel (overlap ``replace``) to ``to_cancel``."""
+    new = pending.queued
+    current = active.get(pending.name)
+    if not new or not current:  # nothing to weigh the new runs against
+        return [*pending.missed, *new]
+    waiting = [run for run in new if run.state is RunState.WAITING]
+    queued = [run for run in new if run.state is RunState.QUEUED]
+    mine = [run for run in current if run.host == pending.host]
+    decision = apply_overlap(pending.overlap, queued, mine, now=now)
+    to_cancel.extend(decision.cancel)
+    return [*pending.missed, *waiting, *decision.insert]
 
 
 def _report(inserted: list[Run], filtered: int, cancelled: int) -> TickReport:

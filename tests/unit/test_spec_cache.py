@@ -315,11 +315,11 @@ def reference_window(
 def reference_plan(
     trigger: Trigger, policies: Policies, *, start: datetime, after: datetime | None, now: datetime
 ) -> tuple[Any, ...]:
-    from rota._planning import _fire_rules, next_slot_after
+    from rota._planning import fire_rules, next_slot_after
 
     if start > now:
         return ((), (), 0, False, after, start)
-    limit, grace = _fire_rules(trigger, policies)
+    limit, grace = fire_rules(trigger, policies)
     fire: list[datetime] = []
     missed: list[datetime] = []
     newest = None
