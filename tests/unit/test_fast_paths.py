@@ -28,6 +28,19 @@ def test_slot_key_is_what_strftime_gives(slot: datetime) -> None:
     assert slot_key(slot) == utc.strftime(fmt)
 
 
+def test_slot_keys_kept_stay_right_and_bounded() -> None:
+    from rota import runs
+
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+    slots = [start + timedelta(seconds=k) for k in range(runs._SLOT_KEYS_KEPT + 10)]
+    first = [slot_key(slot) for slot in slots]
+    again = [slot_key(slot) for slot in reversed(slots)]
+    assert first == again[::-1] == [s.strftime("%Y-%m-%dT%H:%M:%SZ") for s in slots]
+    assert len(runs._SLOT_KEYS) <= runs._SLOT_KEYS_KEPT
+    # An equal instant in another zone, after its UTC twin was kept: the same key.
+    assert slot_key(start.astimezone(PLUS_2)) == "2026-03-29T00:00:00Z"
+
+
 def _run(**changes: object) -> Run:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     fields: dict[str, object] = {
