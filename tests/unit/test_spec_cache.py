@@ -614,3 +614,29 @@ def test_memory_active_runs_follow_every_state_change() -> None:
     assert all(r.state is RunState.RUNNING for r in left)
     assert store.active_runs("nothing") == []
     assert [r.id for r in store.active_runs("other")] in (["r2"], [])
+
+
+def test_stored_record_is_the_record_the_constructor_builds() -> None:
+    from dataclasses import fields
+
+    from rota.stores.base import ScheduleRecord, stored_record
+
+    at = datetime(2026, 6, 1, 5, 30, tzinfo=UTC)
+    values: dict[str, Any] = {
+        "name": "s",
+        "job": "mymod.job",
+        "spec": {"job": "mymod.job"},
+        "created_at": at,
+        "updated_at": at + timedelta(seconds=1),
+        "source": "dynamic",
+        "paused": True,
+        "retired": False,
+        "last_slot": at - timedelta(minutes=1),
+        "next_due": at + timedelta(minutes=1),
+        "version": 7,
+        "per_host": True,
+    }
+    assert list(values) == [f.name for f in fields(ScheduleRecord)]
+    made = stored_record(*values.values())
+    assert made == ScheduleRecord(**values)
+    assert {f.name: getattr(made, f.name) for f in fields(ScheduleRecord)} == values

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from rota.errors import InvalidArguments, NaiveDatetime
 from rota.runs import JSON, Run, RunOptions, RunState
-from rota.stores.base import ScheduleRecord
+from rota.stores.base import ScheduleRecord, stored_record
 
 
 class Row(Protocol):
@@ -301,19 +301,19 @@ def schedule_from_values(values: Iterable[Any]) -> ScheduleRecord:
     name, job, spec, created, updated, source, paused, retired, last, due, version, per_host = (
         values
     )
-    return ScheduleRecord(
-        name=name,
-        job=job,
-        spec=loads_spec(spec),
-        created_at=from_us(created),
-        updated_at=from_us(updated),
-        source=source,
-        paused=bool(paused),
-        retired=bool(retired),
-        last_slot=opt_from_us(last),
-        next_due=opt_from_us(due),
-        version=version,
-        per_host=bool(per_host),
+    return stored_record(
+        name,
+        job,
+        loads_spec(spec),
+        from_us(created),
+        from_us(updated),
+        source,
+        bool(paused),
+        bool(retired),
+        opt_from_us(last),
+        opt_from_us(due),
+        version,
+        bool(per_host),
     )
 
 

@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import Run
 from rota.stores import _codec, _rules
-from rota.stores.base import Advance, Outcome, ScheduleRecord
+from rota.stores.base import Advance, Outcome, ScheduleRecord, stored_record
 
 DEFAULT_SCHEMA = "rota"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")
@@ -343,19 +343,19 @@ def schedules_from_tuples(rows: Iterable[Sequence[Any]]) -> list[ScheduleRecord]
     for row in rows:
         name, job, spec, created, updated, source, paused, retired, last, due, version, host = row
         records.append(
-            ScheduleRecord(
-                name=name,
-                job=job,
-                spec=_codec.loads_spec(spec),
-                created_at=created,
-                updated_at=updated,
-                source=source,
-                paused=paused,
-                retired=retired,
-                last_slot=last,
-                next_due=due,
-                version=version,
-                per_host=host,
+            stored_record(
+                name,
+                job,
+                _codec.loads_spec(spec),
+                created,
+                updated,
+                source,
+                paused,
+                retired,
+                last,
+                due,
+                version,
+                host,
             )
         )
     return records

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from rota.errors import ConfigurationError
 from rota.runs import Run
 from rota.stores import _codec, _rules
-from rota.stores.base import Advance, Outcome, ScheduleRecord, check_finish_state
+from rota.stores.base import Advance, Outcome, ScheduleRecord, check_finish_state, stored_record
 
 DEFAULT_PREFIX = "rota"
 DEFAULT_TTL_DAYS = 30.0
@@ -380,19 +380,19 @@ def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
     specs = json.loads("[" + ",".join(reply[1:]) + "]")
     at = _Instants()
     return [
-        ScheduleRecord(
-            name=name,
-            job=job,
-            spec=spec,
-            created_at=at[created_at],
-            updated_at=at[updated_at],
-            source=source,
-            paused=bool(paused),
-            retired=bool(retired),
-            last_slot=None if last_slot is None else at[last_slot],
-            next_due=None if next_due is None else at[next_due],
-            version=version,
-            per_host=bool(per_host),
+        stored_record(
+            name,
+            job,
+            spec,
+            at[created_at],
+            at[updated_at],
+            source,
+            bool(paused),
+            bool(retired),
+            None if last_slot is None else at[last_slot],
+            None if next_due is None else at[next_due],
+            version,
+            bool(per_host),
         )
         for (
             name,

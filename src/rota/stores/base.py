@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -62,6 +62,57 @@ class ScheduleRecord:
 
     def evolve(self, **changes: Any) -> ScheduleRecord:
         return replace(self, **changes)
+
+
+_RECORD_SETTERS = tuple(getattr(ScheduleRecord, f.name).__set__ for f in fields(ScheduleRecord))
+
+
+def stored_record(
+    name: str,
+    job: str,
+    spec: Mapping[str, JSON],
+    created_at: datetime,
+    updated_at: datetime,
+    source: ScheduleSource,
+    paused: bool,
+    retired: bool,
+    last_slot: datetime | None,
+    next_due: datetime | None,
+    version: int,
+    per_host: bool,
+) -> ScheduleRecord:
+    """``ScheduleRecord(...)`` of a row a store read, at half the cost: a tick reads a
+    thousand, and the frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``; this calls each slot's own setter (exactly 12: a
+    field added to ``ScheduleRecord`` must be added here too)."""
+    (
+        s_name,
+        s_job,
+        s_spec,
+        s_created_at,
+        s_updated_at,
+        s_source,
+        s_paused,
+        s_retired,
+        s_last_slot,
+        s_next_due,
+        s_version,
+        s_per_host,
+    ) = _RECORD_SETTERS
+    record = object.__new__(ScheduleRecord)
+    s_name(record, name)
+    s_job(record, job)
+    s_spec(record, spec)
+    s_created_at(record, created_at)
+    s_updated_at(record, updated_at)
+    s_source(record, source)
+    s_paused(record, paused)
+    s_retired(record, retired)
+    s_last_slot(record, last_slot)
+    s_next_due(record, next_due)
+    s_version(record, version)
+    s_per_host(record, per_host)
+    return record
 
 
 @dataclass(frozen=True, slots=True)
