@@ -87,6 +87,24 @@ def _compile(expression: str, seed: str | None) -> _Compiled:
 
 
 _ZERO = timedelta(0)
+_ZONE_FACTS: dict[Any, tuple[ZoneInfo, bool, bool, dict[int, dst.DayRanges]]] = {}
+_ZONE_FACTS_KEPT = 1024
+
+
+def _zone_facts(tz: str | ZoneInfo) -> tuple[ZoneInfo, bool, bool, dict[int, dst.DayRanges]]:
+    """(zone, fixed offset, UTC itself, the zone's odd-days cache) of ``tz``, kept per
+    argument: a tick builds a thousand ``Cron`` in a few dozen zones."""
+    try:
+        found = _ZONE_FACTS.get(tz)
+    except TypeError:  # unhashable: ``zone`` says what is wrong with it
+        found = None
+    if found is None:
+        zone = _zones.zone(tz)
+        fixed = dst.is_fixed(zone)
+        found = (zone, fixed, fixed and zone.utcoffset(None) == _ZERO, dst.abnormal_cache(zone))
+        if len(_ZONE_FACTS) < _ZONE_FACTS_KEPT:
+            _ZONE_FACTS[tz] = found
+    return found
 
 
 def _naive(what: str) -> NoReturn:
@@ -102,20 +120,18 @@ class Cron:
     repeated wall time.
     """
 
+    # What ``next_after``/``prev_before`` read, each its own slot; the rest is read
+    # off ``_compiled``. Each slot costs its ``object.__setattr__`` per instance,
+    # and a busy tick builds a thousand (one per due schedule).
     __slots__ = (
         "_abnormal",
         "_compiled",
-        "_days",
         "_expression",
         "_fixed",
         "_hms",
-        "_key",
-        "_months",
-        "_parsed",
         "_seed",
         "_simple",
         "_tod",
-        "_tod_set",
         "_tz",
         "_utc",
         "_walls",
@@ -125,46 +141,43 @@ class Cron:
     _tz: ZoneInfo
     _seed: str | None
     _compiled: _Compiled
-    _parsed: Parsed
     _walls: Walls
-    _key: tuple[str, str, str | None]
     _simple: bool
     _fixed: bool
     _utc: bool
     _tod: Any  # tuple or array of seconds of day
     _hms: tuple[tuple[int, int, int], ...]
-    _tod_set: frozenset[int]
-    _months: frozenset[int]
     _abnormal: dict[int, dst.DayRanges]
-    _days: Any
 
     def __init__(
         self, expression: str, tz: str | ZoneInfo = "UTC", seed: str | None = None
     ) -> None:
         if seed is not None and not isinstance(seed, str):
             raise InvalidCron(f"seed must be a str (the schedule name), not {type(seed).__name__}")
-        zone = _zones.zone(tz)
+        zone, fixed, utc, abnormal = _zone_facts(tz)
         compiled = _compile(expression, seed)
-        parsed = compiled.parsed
-        fixed = dst.is_fixed(zone)
-        walls = compiled.walls
         put = object.__setattr__
         put(self, "_expression", expression)
         put(self, "_tz", zone)
         put(self, "_seed", seed)
         put(self, "_compiled", compiled)
-        put(self, "_parsed", parsed)
-        put(self, "_walls", walls)
-        put(self, "_key", (parsed.normalized, zone.key, seed if parsed.uses_hash else None))
+        put(self, "_walls", compiled.walls)
         put(self, "_simple", compiled.simple)
         put(self, "_fixed", fixed)
-        put(self, "_utc", fixed and zone.utcoffset(None) == _ZERO)
+        put(self, "_utc", utc)
         put(self, "_tod", compiled.tod)
         put(self, "_hms", compiled.hms)
-        put(self, "_tod_set", compiled.tod_set)
-        put(self, "_months", parsed.months)
-        put(self, "_abnormal", dst.abnormal_cache(zone))
-        put(self, "_days", walls.days)
+        put(self, "_abnormal", abnormal)
+
+    @property
+    def _parsed(self) -> Parsed:
+        return self._compiled.parsed
+
+    @property
+    def _key(self) -> tuple[str, str, str | None]:
+        """What equality and the hash go by: a seed counts only for ``H``."""
+        parsed = self._compiled.parsed
+        return (parsed.normalized, self._tz.key, self._seed if parsed.uses_hash else None)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -339,7 +352,12 @@ class Cron:
         y, mo, d = loc.year, loc.month, loc.day
         sod = loc.hour * 3600 + loc.minute * 60 + loc.second
         if sod and not self._odd(y, mo, d, sod):
-            return mo in self._months and sod in self._tod_set and d in self._days(y, mo)
+            compiled = self._compiled
+            return (
+                mo in compiled.parsed.months
+                and sod in compiled.tod_set
+                and d in compiled.walls.days(y, mo)
+            )
         slot = self.next_after(dst.just_before(tz, loc))
         return slot.astimezone(UTC) == loc.astimezone(UTC)
 
