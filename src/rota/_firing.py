@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rota._policies import Policies
+from rota.cron import Cron
 from rota.errors import NaiveDatetime
 
 if TYPE_CHECKING:
@@ -116,15 +117,15 @@ def _read(spec: Mapping[str, Any]) -> StoredSchedule | None:
         and (not after or all(_plain_parent(parent, name) for parent in after))
     ):
         return None
-    import rota.triggers  # here, and not ``from … import``: a microsecond per call
-
     try:
         if trigger_spec.get("type") == "cron" and "expr" in trigger_spec:
             # What ``trigger_from_spec`` ends in, without its checks of the spec's shape.
-            trigger: Trigger = rota.triggers.Cron(
+            trigger: Trigger = Cron(
                 trigger_spec["expr"], trigger_spec.get("tz", "UTC"), trigger_spec.get("seed")
             )
         else:
+            import rota.triggers  # not ``from … import``: a microsecond per call
+
             trigger = rota.triggers.trigger_from_spec(trigger_spec)
         policies = Policies.from_spec(spec.get("policies") or {})
     except Exception:  # Schedule.from_spec raises it again, worded as it words it

@@ -378,7 +378,7 @@ def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
     become one ``datetime``."""
     rows = json.loads(reply[0])
     specs = json.loads("[" + ",".join(reply[1:]) + "]")
-    at = _Instants()
+    at = _codec.Instants()
     return [
         stored_record(
             name,
@@ -408,14 +408,6 @@ def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
             per_host,
         ), spec in zip(rows, specs, strict=True)
     ]
-
-
-class _Instants(dict[int, datetime]):
-    """Microseconds since the epoch as datetimes, each converted once."""
-
-    def __missing__(self, us: int) -> datetime:
-        dt = self[us] = _codec.from_us(us)
-        return dt
 
 
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:

@@ -357,7 +357,7 @@ class SQLiteStore(Store):
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
         params = {"now": _codec.to_us(now, "now"), "limit": limit}
-        return [_codec.schedule_from_values(row) for row in self._all("due_schedules", params)]
+        return _codec.schedules_from_values(self._all("due_schedules", params))
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})
