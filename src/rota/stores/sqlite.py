@@ -19,7 +19,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,9 +29,11 @@ from urllib.parse import urlsplit
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import JSON, TERMINAL_STATES, Run, RunState
 from rota.stores import _codec, _rules
+from rota.stores import _sqlite_fire as _fire
 from rota.stores.base import (
     UNSET,
     Advance,
+    FireBatch,
     LeaseStatus,
     Outcome,
     ScheduleRecord,
@@ -169,6 +171,8 @@ class SQLiteStore(Store):
         """Opened on the first checkpoint: checkpoints never hold ``_lock``."""
         self._checkpointed_changes = 0
         """``total_changes`` of ``_conn`` at the last checkpoint."""
+        self._fire_ready = False
+        """Whether ``_conn`` has the temporary objects ``fire_batches`` writes with."""
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -393,6 +397,53 @@ class SQLiteStore(Store):
         if any(inserted):
             self.notify()
         return inserted, advanced
+
+    def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
+        """Each batch is written by a thread of this call's, in a transaction of its
+        own, as soon as it is drawn: SQLite writes one batch while the caller plans
+        the next (see ``rota.stores._sqlite_fire``). A batch that names a schedule
+        twice goes through ``fire`` once the batches before it are written.
+
+        If drawing a batch raises, the batches drawn before it are written, then
+        the error propagates; if writing one fails, no later batch is written
+        and that error propagates. No transaction is left open either way.
+        """
+        results: list[tuple[list[bool], list[bool]]] = []
+        writer = _fire.Writer(self._fire_chunk)
+        with _fire.faster_switching():
+            try:
+                for runs, advances in batches:
+                    if writer.failed:
+                        break
+                    chunk = _fire.encode(runs, advances) if runs or advances else None
+                    if chunk is not None:
+                        writer.submit(len(results), chunk)
+                        results.append(([], []))
+                        continue
+                    if not writer.drain():  # in order: after the batches before it
+                        break
+                    results.append(self.fire(runs, advances))
+            finally:
+                writer.close()
+        writer.raise_failure()
+        for at, result in writer.results.items():
+            results[at] = result
+        if any(flag for inserted, _ in results for flag in inserted):
+            self.notify()
+        return results
+
+    def _fire_chunk(self, chunk: _fire.Chunk) -> tuple[list[bool], list[bool]]:
+        """Write one batch of ``fire_batches`` (on its writer thread)."""
+        with self._use() as conn:
+            if not self._fire_ready:
+                for statement in _fire.setup_statements(_Q):
+                    conn.execute(statement)
+                self._fire_ready = True
+            if _fire.write_counted(conn, chunk, _Q):
+                return chunk.results(set(), None)
+        with self._write() as conn:
+            present, current = _fire.write_checked(conn, chunk, _Q)
+        return chunk.results(present, current)
 
     # -- runs: reading ---------------------------------------------------
 

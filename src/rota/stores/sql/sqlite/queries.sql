@@ -209,3 +209,54 @@ DELETE FROM rota_runs WHERE id IN (
     ORDER BY created_at DESC, id DESC
     LIMIT -1 OFFSET :keep
 )
+
+-- fire_batches (rota.stores._sqlite_fire) -----------------------------------
+
+-- name: fire_view
+-- A batch is written by inserting one row into this temporary view: one
+-- statement (so one sqlite3_step, and autocommit: one transaction) whose
+-- trigger does the work. Made on a connection the first time it fires batches.
+CREATE TEMP VIEW IF NOT EXISTS rota_fire (runs, sent, advances, advanced)
+AS SELECT NULL, NULL, NULL, NULL
+
+-- name: fire_trigger
+-- NEW.runs: a JSON array of run rows (_codec.run_values; distinct ids), or NULL;
+-- NEW.advances: one of [name, expected_version, last_slot, next_due] rows
+-- (distinct names; each a compare-and-set, as advance_schedule), or NULL.
+-- With the counts NEW.sent and NEW.advanced, the batch is all or nothing in a
+-- stronger sense: unless every run is inserted and every advance applies it
+-- aborts with 'rota: recount' (the writer then asks which, fire_present);
+-- with NULL counts it writes what it can. {columns} and {values} are filled
+-- in from _codec.RUN_COLUMNS.
+CREATE TEMP TRIGGER IF NOT EXISTS rota_fire INSTEAD OF INSERT ON rota_fire BEGIN
+    INSERT INTO rota_runs ({columns})
+    SELECT {values}
+    -- ORDER BY: each row's text is rendered once and then read per column
+    -- (straight from json_each it is rendered again for every column).
+    FROM (SELECT value AS run FROM json_each(NEW.runs) ORDER BY key)
+    WHERE true
+    ON CONFLICT (id) DO NOTHING;
+    SELECT RAISE(ABORT, 'rota: recount')
+    WHERE NEW.sent IS NOT NULL AND changes() <> NEW.sent;
+    UPDATE rota_schedules
+    SET last_slot = a.last_slot, next_due = a.next_due, version = version + 1
+    FROM (SELECT value ->> 0 AS name, value ->> 1 AS expected,
+                 value ->> 2 AS last_slot, value ->> 3 AS next_due
+          FROM json_each(NEW.advances)) AS a
+    WHERE rota_schedules.name = a.name AND rota_schedules.version = a.expected;
+    SELECT RAISE(ABORT, 'rota: recount')
+    WHERE NEW.advanced IS NOT NULL AND changes() <> NEW.advanced;
+END
+
+-- name: fire_batch
+INSERT INTO rota_fire (runs, sent, advances, advanced) VALUES (?, ?, ?, ?)
+
+-- name: fire_present
+-- Before a batch is written again without counts, in the same transaction:
+-- the positions in the JSON array :ids of the run ids that exist, and in
+-- :advances (as fire_trigger's) of the schedules at their expected version.
+SELECT
+    (SELECT json_group_array(key) FROM json_each(:ids)
+     WHERE value IN (SELECT id FROM rota_runs)),
+    (SELECT json_group_array(a.key) FROM json_each(:advances) AS a
+     JOIN rota_schedules AS s ON s.name = a.value ->> 0 AND s.version = a.value ->> 1)
