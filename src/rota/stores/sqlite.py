@@ -23,13 +23,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rota.errors import ConfigurationError, StoreUnavailable
 from rota.runs import JSON, TERMINAL_STATES, Run, RunState
 from rota.stores import _codec, _rules
-from rota.stores import _sqlite_fire as _fire
 from rota.stores.base import (
     UNSET,
     Advance,
@@ -39,6 +38,9 @@ from rota.stores.base import (
     ScheduleRecord,
     Store,
 )
+
+if TYPE_CHECKING:
+    from rota.stores._sqlite_fire import Chunk
 
 BUSY_TIMEOUT = 30.0
 """Seconds a connection waits for another process's write lock before giving up."""
@@ -408,6 +410,9 @@ class SQLiteStore(Store):
         the error propagates; if writing one fails, no later batch is written
         and that error propagates. No transaction is left open either way.
         """
+        # Imported here: a ``rota run`` with nothing due never loads it.
+        from rota.stores import _sqlite_fire as _fire
+
         results: list[tuple[list[bool], list[bool]]] = []
         writer = _fire.Writer(self._fire_chunk)
         with _fire.faster_switching():
@@ -432,8 +437,10 @@ class SQLiteStore(Store):
             self.notify()
         return results
 
-    def _fire_chunk(self, chunk: _fire.Chunk) -> tuple[list[bool], list[bool]]:
+    def _fire_chunk(self, chunk: Chunk) -> tuple[list[bool], list[bool]]:
         """Write one batch of ``fire_batches`` (on its writer thread)."""
+        from rota.stores import _sqlite_fire as _fire
+
         with self._use() as conn:
             if not self._fire_ready:
                 for statement in _fire.setup_statements(_Q):
