@@ -253,12 +253,20 @@ def test_every_run_field_is_written_as_fire_writes_it(db: SQLiteStore) -> None:
         assert db.get_run(twin.id) == replace(run, id=twin.id)
 
 
-def test_a_nul_character_or_an_integer_sqlite_cannot_hold_goes_through_fire(
+def test_a_nul_a_nan_or_an_integer_sqlite_cannot_hold_goes_through_fire(
     db: SQLiteStore,
 ) -> None:
     with_nul = make_run("nul", error="before\x00after", kwargs={"k": "a\x00b"})
     assert db.fire_batches([([with_nul], [])]) == [([True], [])]
     assert db.get_run("nul") == with_nul
+    odd = make_run("nan", progress_done=float("nan"))  # stored as NULL, as fire stores it
+    assert db.fire_batches([([odd], [])]) == [([True], [])]
+    assert db.fire([replace(odd, id="nan-twin")], []) == ([True], [])
+    stored, twin = db.get_run("nan"), db.get_run("nan-twin")
+    assert stored is not None
+    assert twin is not None
+    assert stored == replace(twin, id="nan")
+    assert stored.progress_done is None
     huge = make_run("huge", priority=2**63)
     with pytest.raises(OverflowError):
         db.fire([huge], [])

@@ -97,8 +97,9 @@ def encode(runs: Sequence[Run], advances: Sequence[Advance]) -> Chunk | None:
     Refuses what ``fire`` refuses (a naive datetime, arguments that are not
     JSON) before anything is written. None for a batch that names a schedule
     twice (each advance must see the version the one before left), holds an
-    integer SQLite cannot store (``fire`` raises for it) or a NUL character
-    (SQLite's JSON functions end a string there).
+    integer SQLite cannot store (``fire`` raises for it), a value JSON cannot
+    carry (a float NaN) or a NUL character (SQLite's JSON functions end a
+    string there; a JSON text with an escaped NUL in it counts too).
     """
     values = [_codec.run_values(run) for run in runs]
     rows = [_advance_row(advance) for advance in advances]
@@ -114,8 +115,11 @@ def encode(runs: Sequence[Run], advances: Sequence[Advance]) -> Chunk | None:
         firsts = list({run_id: n for n, run_id in reversed(list(enumerate(ids)))}.values())[::-1]
         ids = [ids[n] for n in firsts]
         values = [values[n] for n in firsts]
-    runs_json = _codec.STRICT_ENCODE(values) if values else None
-    advances_json = _codec.STRICT_ENCODE(rows) if rows else None
+    try:
+        runs_json = _codec.STRICT_ENCODE(values) if values else None
+        advances_json = _codec.STRICT_ENCODE(rows) if rows else None
+    except (TypeError, ValueError):  # a float NaN, say: fire binds it as SQLite would store it
+        return None
     if "\\u0000" in (runs_json or "") or "\\u0000" in (advances_json or ""):
         return None
     return Chunk(len(runs), firsts, ids, runs_json, len(rows), advances_json)
