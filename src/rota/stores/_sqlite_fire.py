@@ -105,15 +105,16 @@ def encode(runs: Sequence[Run], advances: Sequence[Advance]) -> Chunk | None:
     rows = [_advance_row(advance) for advance in advances]
     if len({row[0] for row in rows}) < len(rows):
         return None
-    if not all(v[_PRIORITY] in _INT64 and v[_MAX_ATTEMPTS] in _INT64 for v in values):
-        return None
-    if not all(v[_ATTEMPT] in _INT64 for v in values):
+    if not all(map(_fits, values)):
         return None
     ids = [v[0] for v in values]
     firsts: Sequence[int] = range(len(ids))
     if len(set(ids)) < len(ids):
-        firsts = list({run_id: n for n, run_id in reversed(list(enumerate(ids)))}.values())[::-1]
-        ids = [ids[n] for n in firsts]
+        first: dict[str, int] = {}
+        for n, run_id in enumerate(ids):
+            first.setdefault(run_id, n)
+        firsts = list(first.values())
+        ids = list(first)
         values = [values[n] for n in firsts]
     try:
         runs_json = _codec.STRICT_ENCODE(values) if values else None
@@ -123,6 +124,16 @@ def encode(runs: Sequence[Run], advances: Sequence[Advance]) -> Chunk | None:
     if "\\u0000" in (runs_json or "") or "\\u0000" in (advances_json or ""):
         return None
     return Chunk(len(runs), firsts, ids, runs_json, len(rows), advances_json)
+
+
+def _fits(values: tuple[Any, ...]) -> bool:
+    """Whether a run's integers that users choose fit SQLite's 64 bits (JSON would
+    turn a bigger one into a float; ``fire`` raises ``OverflowError``)."""
+    return (
+        values[_PRIORITY] in _INT64
+        and values[_MAX_ATTEMPTS] in _INT64
+        and values[_ATTEMPT] in _INT64
+    )
 
 
 def _advance_row(advance: Advance) -> tuple[Any, ...]:
