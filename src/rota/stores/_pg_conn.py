@@ -339,26 +339,9 @@ def schedules_from_tuples(rows: Iterable[Sequence[Any]]) -> list[ScheduleRecord]
     ``configure``), and their spec as text, parsed once here: about half the
     cost of dict rows through ``MicrosecondsLoader`` and ``_codec``.
     """
-    records = []
-    for row in rows:
-        name, job, spec, created, updated, source, paused, retired, last, due, version, host = row
-        records.append(
-            stored_record(
-                name,
-                job,
-                _codec.loads_spec(spec),
-                created,
-                updated,
-                source,
-                paused,
-                retired,
-                last,
-                due,
-                version,
-                host,
-            )
-        )
-    return records
+    return [
+        stored_record(name, job, _codec.loads_spec(spec), *rest) for name, job, spec, *rest in rows
+    ]
 
 
 def utc_loader() -> type[abc.Loader]:
