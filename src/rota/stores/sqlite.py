@@ -134,6 +134,26 @@ def _refuse_unusable(path: Path) -> None:
         raise fail(f"permission denied: cannot create files in {str(parent)!r}")
 
 
+def _execute_when_free(conn: sqlite3.Connection, statement: str, deadline: float) -> None:
+    """``statement``, retried while the database is locked, until ``deadline``.
+
+    Opening a new database while other processes open it too, SQLite can
+    answer "database is locked" at once, without waiting in its busy
+    handler (one of them is switching the file to WAL): several schedulers
+    and workers started together on a fresh file must all get in.
+    """
+    delay = 0.001
+    while True:
+        try:
+            conn.execute(statement).fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """An autocommit connection in WAL mode, or ``StoreUnavailable``; never half a file."""
     _refuse_unusable(path)
@@ -144,9 +164,9 @@ def connect(path: Path) -> sqlite3.Connection:
             path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
-        for pragma in _SETUP:
-            conn.execute(pragma)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        for statement in (*_SETUP, "SELECT count(*) FROM sqlite_master"):
+            _execute_when_free(conn, statement, deadline)
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
