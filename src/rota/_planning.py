@@ -141,6 +141,41 @@ def lone_slot(
     return None if following <= now else (start, following)
 
 
+def reads_forward(start: datetime, after: datetime | None, budget: Budget) -> bool:
+    """Whether the window from ``start`` may be read forward (``lone_slot``): in UTC,
+    as the scheduler passes it, nothing at or after ``start`` considered yet, and
+    a scan allowed at all."""
+    return (
+        start.tzinfo is UTC
+        and (after is None or (after.tzinfo is UTC and after < start))
+        and budget.scan_limit > 0
+    )
+
+
+def on_time_slot(
+    trigger: Trigger,
+    policies: Policies,
+    *,
+    start: datetime,
+    after: datetime | None,
+    now: datetime,
+    budget: Budget,
+) -> tuple[datetime, datetime | None] | None:
+    """``(start, next_due)`` when the window ``[start, now]`` is ``start`` alone and
+    that slot fires, on time; None when ``plan_slots`` must decide. What
+    ``plan_slots`` plans for such a window, for a schedule without filters,
+    without building the plan: most of a busy tick's schedules."""
+    if start > now or not reads_forward(start, after, budget):
+        return None
+    usual = lone_slot(trigger, start, now)
+    if usual is None or usual[0] is None:
+        return None
+    limit, grace = fire_rules(trigger, policies)
+    if limit <= 0 or (grace is not None and now - start > grace):
+        return None
+    return start, usual[1]
+
+
 def plan_slots(
     trigger: Trigger,
     policies: Policies,
@@ -164,11 +199,7 @@ def plan_slots(
         return SlotPlan(last_slot=after, next_due=start)
     limit, grace = fire_rules(trigger, policies)
     scan_limit, max_missed = budget.scan_limit, budget.max_missed
-    if (
-        start.tzinfo is UTC
-        and (after is None or (after.tzinfo is UTC and after < start))
-        and scan_limit > 0
-    ):
+    if reads_forward(start, after, budget):
         usual = lone_slot(trigger, start, now)
         if usual is not None:
             slot, next_due = usual

@@ -36,11 +36,10 @@ from rota._planning import (
     RunTemplate,
     SlotPlan,
     apply_overlap,
-    fire_rules,
     first_slot_from,
     floor_minute,
-    lone_slot,
     next_slot_after,
+    on_time_slot,
     placement,
     plan_slots,
     run_options,
@@ -337,35 +336,30 @@ class Scheduler:
     ) -> _Fired | None:
         """The usual due schedule, planned and stamped in one pass; None: ``_prepare``.
 
-        Usual: its window is its ``next_due`` alone (``lone_slot``), which fires
-        on time, and nothing makes its run differ from a plain queued one (no
+        Usual: its window is its ``next_due`` alone, which fires on time
+        (``on_time_slot``), and nothing makes its run differ from a plain queued one (no
         filters, parents or jitter; no active runs, or an overlap policy that
         lets them be). That is what ``_prepare`` and ``_overlap`` make of it,
         at half the cost: nearly every schedule of a busy tick is usual.
         """
-        start, after = record.next_due, record.last_slot
+        start, policies = record.next_due, schedule.policies
         if (
             start is None
-            or start.tzinfo is not UTC
-            or start > now
-            or not (after is None or (after.tzinfo is UTC and after < start))
-            or self._budget.scan_limit <= 0
-        ):
-            return None
-        policies = schedule.policies
-        if (
-            policies.jitter > 0
+            or policies.jitter > 0
             or schedule.after_names
             or schedule.filters
             or (policies.overlap not in _LETS_OVERLAP and active.get(record.name))
         ):
             return None
-        trigger = schedule.trigger
-        usual = lone_slot(trigger, start, now)
-        if usual is None or usual[0] is None:
-            return None
-        limit, grace = fire_rules(trigger, policies)
-        if limit <= 0 or (grace is not None and now - start > grace):
+        usual = on_time_slot(
+            schedule.trigger,
+            policies,
+            start=start,
+            after=record.last_slot,
+            now=now,
+            budget=self._budget,
+        )
+        if usual is None:
             return None
         name = record.name
         options, queue, priority = self._run_settings(policies, self._job(schedule.job))
