@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from rota.errors import InvalidArguments, NaiveDatetime
 from rota.runs import JSON, Run, RunOptions, RunState
-from rota.stores.base import ScheduleRecord, stored_record
+from rota.stores.base import Advance, ScheduleRecord, stored_record
 
 
 class Row(Protocol):
@@ -293,6 +293,18 @@ SCHEDULE_COLUMNS = (
     "per_host",
 )
 """The columns of a schedule row, in the order ``schedules_from_values`` reads them."""
+
+
+def advance_values(advance: Advance) -> tuple[str, int, int | None, int | None]:
+    """(name, expected version, last slot, next due) of ``advance``, times in
+    microseconds, as every store's advance statements take them; refuses a
+    naive datetime."""
+    return (
+        advance.name,
+        advance.expected_version,
+        opt_to_us(advance.last_slot, "last_slot"),
+        opt_to_us(advance.next_due, "next_due"),
+    )
 
 
 class Instants(dict[int, datetime]):

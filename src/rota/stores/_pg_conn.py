@@ -286,21 +286,13 @@ NO_RUNS = runs_params(())
 """``runs_params`` of no runs: every document an empty array."""
 
 
-def advance_rows(advances: Sequence[Advance]) -> list[list[Any]]:
-    """The ``fire`` query's rows for ``advances`` (name, expected version, last
-    slot and next due in microseconds); refuses a naive datetime first."""
-    return [
-        [
-            a.name,
-            a.expected_version,
-            _codec.opt_to_us(a.last_slot, "last_slot"),
-            _codec.opt_to_us(a.next_due, "next_due"),
-        ]
-        for a in advances
-    ]
+def advance_rows(advances: Sequence[Advance]) -> list[tuple[Any, ...]]:
+    """The ``fire`` query's rows for ``advances`` (``_codec.advance_values``);
+    refuses a naive datetime first."""
+    return [_codec.advance_values(a) for a in advances]
 
 
-def advances_json(rows: Sequence[list[Any]]) -> str:
+def advances_json(rows: Sequence[Sequence[Any]]) -> str:
     """``advance_rows`` as the ``fire`` query's JSON document."""
     return _codec.dumps(rows, "advances")
 

@@ -102,7 +102,7 @@ def encode(runs: Sequence[Run], advances: Sequence[Advance]) -> Chunk | None:
     string there; a JSON text with an escaped NUL in it counts too).
     """
     values = [_codec.run_values(run) for run in runs]
-    rows = [_advance_row(advance) for advance in advances]
+    rows = [_codec.advance_values(advance) for advance in advances]
     if len({row[0] for row in rows}) < len(rows):
         return None
     if not all(map(_fits, values)):
@@ -133,15 +133,6 @@ def _fits(values: tuple[Any, ...]) -> bool:
         values[_PRIORITY] in _INT64
         and values[_MAX_ATTEMPTS] in _INT64
         and values[_ATTEMPT] in _INT64
-    )
-
-
-def _advance_row(advance: Advance) -> tuple[Any, ...]:
-    return (
-        advance.name,
-        advance.expected_version,
-        _codec.opt_to_us(advance.last_slot, "last_slot"),
-        _codec.opt_to_us(advance.next_due, "next_due"),
     )
 
 

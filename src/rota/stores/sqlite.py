@@ -741,12 +741,10 @@ def _finish_params(run_id: str, token: str, outcome: Outcome, now: datetime) -> 
 
 def _advance_params(advance: Advance) -> dict[str, Any]:
     """The parameters of the ``advance_schedule`` query; refuses a naive datetime first."""
-    return {
-        "name": advance.name,
-        "expected_version": advance.expected_version,
-        "last_slot": _codec.opt_to_us(advance.last_slot, "last_slot"),
-        "next_due": _codec.opt_to_us(advance.next_due, "next_due"),
-    }
+    return dict(zip(_ADVANCE_PARAMS, _codec.advance_values(advance), strict=True))
+
+
+_ADVANCE_PARAMS = ("name", "expected_version", "last_slot", "next_due")
 
 
 def _each(
