@@ -797,6 +797,77 @@ def test_fire_batches_sends_a_batch_before_drawing_the_next(
     assert seen_while_drawing == [True]
 
 
+def test_fire_batches_writes_a_batch_while_the_one_before_waits(
+    pg: PostgresStore, second: PostgresStore, schema: str
+) -> None:
+    """Two lanes: batch 2 commits while batch 1 still waits for a schedule another
+    transaction has locked, and batch 1 commits once that lock is released."""
+    for name in "ab":
+        assert pg.save_schedule(make_schedule(name), expected_version=None)
+    seen: list[bool] = []
+    with admin() as blocker:
+        blocker.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        blocker.execute("BEGIN")
+        blocker.execute("SELECT 1 FROM schedules WHERE name = 'a' FOR UPDATE")
+
+        def batches() -> Iterator[tuple[list[Run], list[Advance]]]:
+            yield _fire_batch("a", pg)
+            yield _fire_batch("b", pg)
+            deadline = time.monotonic() + 5
+            while second.get_run("run-b") is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen.append(second.get_run("run-b") is not None)
+            seen.append(second.get_run("run-a") is None)  # batch 1: still waiting
+            blocker.execute("ROLLBACK")
+
+        assert pg.fire_batches(batches()) == [([True], [True]), ([True], [True])]
+    assert seen == [True, True]
+    assert second.get_run("run-a") is not None
+
+
+def test_fire_batches_puts_a_batch_behind_a_pending_one_it_shares_a_name_with(
+    pg: PostgresStore,
+) -> None:
+    """Batch 3 advances what batch 1 advances: it runs after batch 1, as ``fire``
+    one after the other would, though batch 1 has many runs to insert first and
+    the other lane is free (batch 2 is small)."""
+    for name in "abc":
+        assert pg.save_schedule(make_schedule(name), expected_version=None)
+    many = [make_run(f"run-{n}", schedule="a") for n in range(2000)]
+    batches = [
+        (many, [Advance("a", 1, NOW, at(60))]),
+        ([make_run("run-b", schedule="b")], [Advance("b", 1, NOW, at(60))]),
+        ([make_run("run-c", schedule="c")], [Advance("a", 1, NOW, at(90))]),
+        ([make_run("run-0", schedule="c")], [Advance("c", 1, NOW, at(60))]),
+    ]
+    assert pg.fire_batches(iter(batches)) == [
+        ([True] * 2000, [True]),
+        ([True], [True]),
+        ([True], [False]),  # batch 1 left version 2
+        ([False], [True]),  # batch 1 inserted run-0
+    ]
+    record = pg.get_schedule("a")
+    assert record is not None
+    assert (record.version, record.next_due) == (2, at(60))
+
+
+def test_fire_batches_with_a_pool_of_two_uses_one_lane(schema: str) -> None:
+    """Drawing may need a connection: a pool of two leaves one for the pipeline."""
+    store = PostgresStore.from_url(store_url(schema, pool_max="2"))
+    try:
+        store.migrate()
+        for name in "abc":
+            assert store.save_schedule(make_schedule(name), expected_version=None)
+
+        def batches() -> Iterator[tuple[list[Run], list[Advance]]]:
+            for name in "abc":
+                yield _fire_batch(name, store)
+
+        assert store.fire_batches(batches()) == [([True], [True])] * 3
+    finally:
+        store.close()
+
+
 def test_fire_batches_with_a_pool_of_one_draws_everything_first(schema: str) -> None:
     """Drawing a batch may use the store; with one pooled connection held by the
     pipeline, that would wait for itself."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,7 @@ from rota.stores._pg_conn import (
     translated,
     utc_loader,
 )
+from rota.stores._pg_fire import LANES, Lanes, firsts_in
 from rota.stores._pg_wake import Wakeups
 from rota.stores.base import (
     UNSET,
@@ -63,7 +64,6 @@ from rota.stores.base import (
 __all__ = ["PostgresStore", "migrations"]
 
 Connection = psycopg.Connection[dict[str, Any]]
-Cursor = psycopg.Cursor[dict[str, Any]]
 
 _Q = {
     name: text.encode()
@@ -239,7 +239,7 @@ class PostgresStore(Store):
         columns = [col for col in rows[0] if col != "version"]
         params: dict[str, Any] = {col: [row[col] for row in rows] for col in columns}
         got = self._one("insert_schedules", params | {"me": self._me})
-        inserted = _firsts_in([r.name for r in records], got["names"] if got else ())
+        inserted = firsts_in([r.name for r in records], got["names"] if got else ())
         if any(inserted):
             self._woken_here()
         return inserted
@@ -354,44 +354,39 @@ class PostgresStore(Store):
                 if got["ids"]:
                     ids = got["ids"]
                 params |= NO_RUNS  # the runs go in the first round only
-        inserted = _firsts_in([run.id for run in runs], ids)
+        inserted = firsts_in([run.id for run in runs], ids)
         if any(inserted):
             self._woken_here()
         return inserted, advanced
 
     def fire_batches(self, batches: Iterable[FireBatch]) -> list[tuple[list[bool], list[bool]]]:
         """Each batch's ``fire`` statement is sent in pipeline mode, in a transaction
-        of its own, as soon as it is drawn, and the results read once every batch
-        is out: the server writes one batch while the scheduler plans the next.
-        (A sync point per batch would wait for its results; ``BEGIN``/``COMMIT``
-        do not.) A batch that names a schedule twice (several statements) goes
-        through ``fire`` after what was sent before it. With a pool of one
-        connection (drawing may need another), ``Store.fire_batches``."""
+        of its own, as soon as it is drawn, on one of two connections
+        (``_pg_fire``), and the results read once every batch is out: the server
+        writes two batches at once while the scheduler plans the next. (A sync
+        point per batch would wait for its results; ``BEGIN``/``COMMIT`` do not.)
+        A batch that names a schedule twice (several statements) goes through
+        ``fire`` after what was sent before it. Drawing may need a connection of
+        its own: with a pool of two, one lane; of one, ``Store.fire_batches``."""
         if self.settings.pool_max < 2:
             return super().fire_batches(batches)
-        results: list[tuple[list[bool], list[bool]]] = []
-        sent: list[tuple[int, Cursor, list[str], list[str]]] = []
-        with self._connection() as conn:
-            with conn.pipeline() as pipeline:
-                for runs, advances in batches:
-                    rows = advance_rows(advances)
-                    names = [row[0] for row in rows]
-                    if len(set(names)) < len(names):
-                        pipeline.sync()
-                        _collect(sent, results)
-                        results.append(self.fire(runs, advances))
-                        continue
-                    params = runs_params(runs) | {"me": self._me}
-                    params["advances"] = advances_json(rows)
-                    # A transaction per batch, as fire's: one spanning batches would lock
-                    # runs and schedules in an order other schedulers' chunks may cross.
-                    conn.execute("BEGIN")
-                    cursor = conn.cursor()
-                    cursor.execute(_Q["fire"], params, binary=True)  # sent: the server starts
-                    conn.execute("COMMIT")
-                    sent.append((len(results), cursor, [run.id for run in runs], names))
-                    results.append(([], []))
-            _collect(sent, results)
+        with ExitStack() as stack:
+            lanes = Lanes(
+                lambda: stack.enter_context(self._connection()),
+                stack.enter_context,
+                min(LANES, self.settings.pool_max - 1),
+            )
+            for runs, advances in batches:
+                rows = advance_rows(advances)
+                names = [row[0] for row in rows]
+                if len(set(names)) < len(names):
+                    lanes.settle()
+                    lanes.results.append(self.fire(runs, advances))
+                    continue
+                params = runs_params(runs) | {"me": self._me}
+                params["advances"] = advances_json(rows)
+                lanes.send(_Q["fire"], params, [run.id for run in runs], names)
+            results = lanes.settle()
         if any(flag for inserted, _ in results for flag in inserted):
             self._woken_here()
         return results
@@ -632,29 +627,3 @@ def _mark(
     hit = set(returned or ())
     for n in members:
         done[n] = keys[n] in hit
-
-
-def _collect(
-    sent: list[tuple[int, Cursor, list[str], list[str]]],
-    results: list[tuple[list[bool], list[bool]]],
-) -> None:
-    """The results of the ``fire`` statements in ``sent`` (each waited for), into
-    ``results`` at their places; ``sent`` is emptied."""
-    for at, cursor, ids, names in sent:
-        got = cursor.fetchone()
-        assert got is not None  # aggregates: always one row
-        advanced = set(got["names"] or ())
-        results[at] = (_firsts_in(ids, got["ids"] or ()), [name in advanced for name in names])
-    sent.clear()
-
-
-def _firsts_in(keys: Sequence[str], stored: Iterable[str]) -> list[bool]:
-    """For each of ``keys`` (in order), whether the statement inserted it: a key the
-    statement returned counts once, for its first item (a repeated one is inserted
-    at most once)."""
-    new = set(stored)
-    inserted = []
-    for key in keys:
-        inserted.append(key in new)
-        new.discard(key)
-    return inserted
