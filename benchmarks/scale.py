@@ -604,6 +604,7 @@ class Breakdown:
 
 
 _STORE_CALLS = (
+    "due_for_tick",
     "due_schedules",
     "active_runs",
     "active_runs_for",

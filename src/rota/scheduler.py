@@ -52,7 +52,7 @@ from rota.errors import RotaError, RunNotFound, StoreUnavailable
 from rota.jobs import Job, JobRegistry
 from rota.runs import JSON, Run, RunOptions, RunState, run_id_for, scheduled_run
 from rota.schedule import Schedule
-from rota.stores.base import Advance, FireBatch, ScheduleRecord, Store
+from rota.stores.base import Advance, DueSchedules, FireBatch, ScheduleRecord, Store
 
 if TYPE_CHECKING:
     from rota._firing import Fireable
@@ -217,20 +217,22 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> TickReport:
         """Plan every schedule due at ``now`` (default: the clock's now) and insert its runs.
 
-        The store is asked once for the due schedules, once for their active
-        runs (overlap), and once to insert every run and record every
-        schedule's progress (``Store.fire_batches``), so a tick costs a handful
-        of round trips however many schedules are due. Planning goes in chunks
-        (``_chunks``): a store with a server writes one chunk while the next
-        is planned.
+        The store is asked once for the due schedules (with which of them
+        have active runs, where it can tell), once for the active runs that
+        overlap policies weigh, and once to insert every run and record every
+        schedule's progress (``Store.fire_batches``), so a tick costs a
+        handful of round trips however many schedules are due. Planning goes
+        in chunks (``_chunks``): a store with a server writes one chunk while
+        the next is planned.
         """
         now = self.clock.now() if now is None else now
         with _collector_paused():
-            due = self.store.due_schedules(now, self.config.batch_size)
+            found = self.store.due_for_tick(now, self.config.batch_size)
+            due = found.records
             self._left = set()
             report = TickReport(due=len(due), full=len(due) >= self.config.batch_size)
             if due:
-                report += self._fire(due, now)
+                report += self._fire(found, now)
         if self.hooks is not None and report.missed:
             self.hooks.missed(report.runs)  # queued for the hooks' thread
         if report.runs:
@@ -408,10 +410,14 @@ class Scheduler:
             missed=missed,
         )
 
-    def _fire(self, due: Sequence[ScheduleRecord], now: datetime) -> TickReport:
-        """Plan ``due`` chunk by chunk, apply overlap, insert every run, then record
-        every schedule's progress."""
-        active = self.store.active_runs_for(sorted({_schedule_of(r) for r in due}))
+    def _fire(self, found: DueSchedules, now: datetime) -> TickReport:
+        """Plan the due records chunk by chunk, apply overlap, insert every run, then
+        record every schedule's progress."""
+        due, busy = found
+        if busy is None:
+            active = self.store.active_runs_for(sorted({_schedule_of(r) for r in due}))
+        else:
+            active = self.store.active_runs_for(sorted(busy)) if busy else {}
         report = TickReport()
         fired: list[list[Run]] = []
         filtered = cancelled = 0
@@ -422,7 +428,10 @@ class Scheduler:
                 runs: list[Run] = []
                 advances: list[Advance] = []
                 to_cancel: list[str] = []
-                for record in due[start:end]:
+                chunk = due[start:end]
+                if busy is not None:
+                    self._read_bases(chunk, active)
+                for record in chunk:
                     outcome = self._process_safely(record, now, active)
                     if isinstance(outcome, _Fired):
                         runs.append(outcome.run)
@@ -450,6 +459,14 @@ class Scheduler:
         for name in sorted({r.schedule for r in inserted if r.state.is_terminal and r.schedule}):
             self.store.prune_runs(name, self.config.keep_runs)
         return report + _report(inserted, filtered, cancelled)
+
+    def _read_bases(self, chunk: Sequence[ScheduleRecord], active: dict[str, list[Run]]) -> None:
+        """Add to ``active`` the active runs of the schedules behind ``chunk``'s per-host
+        progress records: ``DueSchedules.busy`` names only the records' own runs."""
+        bases = {per_host[0] for r in chunk if (per_host := host_record_of(r)) is not None}
+        bases.difference_update(active)
+        if bases:
+            active.update(self.store.active_runs_for(sorted(bases)))
 
     def _settle(self, inserted: Sequence[Run], now: datetime) -> None:
         """Decide the waiting runs just inserted (their parents may have ended already)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from rota.runs import RunState
 from rota.stores.base import Store
 
-from .support import NOW, at, make_run, make_schedule
+from .support import NOW, at, make_run, make_schedule, start
 
 
 def test_save_schedule_inserts_with_version_one(store: Store) -> None:
@@ -63,6 +64,32 @@ def test_due_schedules_earliest_first_within_limit(store: Store) -> None:
     assert [s.name for s in store.due_schedules(NOW, 10)] == ["b", "c", "a"]
     assert [s.name for s in store.due_schedules(NOW, 2)] == ["b", "c"]
     assert [s.name for s in store.due_schedules(at(5), 10)][-1] == "future"
+
+
+def test_due_for_tick_reads_the_due_schedules_and_which_are_busy(store: Store) -> None:
+    """``records`` are ``due_schedules``; ``busy``, where the backend tells, names
+    exactly the due ones with a queued, retrying or running run."""
+    for name in ["queued", "running", "retrying", "done", "waiting", "idle", "later"]:
+        due = 5.0 if name == "later" else -1.0
+        store.save_schedule(make_schedule(name, next_due=due), expected_version=None)
+    start(store, make_run("r-running", schedule="running"))
+    store.insert_runs(
+        [
+            make_run("r-queued", schedule="queued"),
+            make_run("r-retrying", schedule="retrying", state=RunState.RETRYING, attempt=1),
+            make_run("r-done", schedule="done", state=RunState.SUCCEEDED, finished_at=NOW),
+            make_run("r-waiting", schedule="waiting", state=RunState.WAITING, parents=("x",)),
+            make_run("r-later", schedule="later"),
+        ]
+    )
+    found = store.due_for_tick(NOW, 10)
+    expected = store.due_schedules(NOW, 10)
+    assert len(found.records) == len(expected) == 6
+    assert list(found.records) == expected
+    assert list(found.records[1:4]) == expected[1:4]
+    assert found.records[-1] == expected[-1]
+    assert found.busy is None or found.busy == {"queued", "running", "retrying"}
+    assert [s.name for s in store.due_for_tick(NOW, 2).records] == [s.name for s in expected[:2]]
 
 
 def test_paused_and_retired_schedules_are_never_due(store: Store) -> None:

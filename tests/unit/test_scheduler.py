@@ -299,6 +299,17 @@ class TestOnEachServer:
         assert base.next_due is None
         assert a.tick(at(13, 0, 1)).fired == 1
 
+    def test_a_hosts_active_run_skips_its_next_slot(self, store: Store) -> None:
+        """Overlap ``skip`` weighs the base schedule's runs on this host, though the
+        due record is the host's progress, whose own name has no runs."""
+        declare(store, Schedule("backup").hourly().on_each_server(), at(12, 30))
+        a = make(store, host="a")
+        a.discover(at(12, 30))
+        assert a.tick(at(13)).fired == 1
+        report = a.tick(at(14))
+        assert (report.fired, report.skipped) == (0, 1)
+        assert states(store, "backup") == [("queued", at(13)), ("skipped", at(14))]
+
     def test_retiring_the_schedule_retires_the_hosts_progress(self, store: Store) -> None:
         base = declare(store, Schedule("backup").hourly().on_each_server(), at(12, 30))
         a = make(store, host="a")

@@ -18,7 +18,7 @@ from rota.jobs import JobRegistry, job_from_callable
 from rota.runs import Run, RunState
 from rota.schedule import Schedule
 from rota.scheduler import Scheduler, new_record
-from rota.stores.base import Advance, FireBatch, ScheduleRecord
+from rota.stores.base import Advance, DueSchedules, FireBatch, ScheduleRecord
 from rota.stores.memory import MemoryStore
 from rota.testing import FakeClock
 
@@ -31,6 +31,7 @@ class CountingStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.calls: Counter[str] = Counter()
+        self.asked: list[list[str]] = []
 
     def active_runs(self, schedule: str) -> list[Run]:
         self.calls["active_runs"] += 1
@@ -38,6 +39,7 @@ class CountingStore(MemoryStore):
 
     def active_runs_for(self, schedules: Sequence[str]) -> dict[str, list[Run]]:
         self.calls["active_runs_for"] += 1
+        self.asked.append(list(schedules))
         return {name: super(CountingStore, self).active_runs(name) for name in schedules}
 
     def insert_run(self, run: Run) -> bool:
@@ -89,9 +91,44 @@ def test_a_tick_of_many_due_schedules_batches_its_writes() -> None:
     assert report.fired == 50
     assert store.calls["insert_runs"] == 1
     assert store.calls["advance_schedules"] == 1
-    assert store.calls["active_runs_for"] == 1
+    assert store.calls["active_runs_for"] == 0  # due_for_tick: none has an active run
     assert store.calls["insert_run"] == store.calls["advance_schedule"] == 0
     assert store.calls["active_runs"] == 0
+
+
+def test_a_tick_asks_for_the_active_runs_of_the_busy_schedules_alone() -> None:
+    store = CountingStore()
+    declare_many(store, 6, overlap="allow")
+    ticker = scheduler(store)
+    ticker.tick(NOON + timedelta(seconds=1))  # 6 runs queued
+    still_queued: list[str] = []
+    for run in store.list_runs(states=[RunState.QUEUED], limit=10):
+        assert run.schedule is not None
+        if run.kwargs["user_id"] % 2:
+            store.request_cancel(run.id, now=NOON)
+        else:
+            still_queued.append(run.schedule)
+    assert len(still_queued) == 3
+    report = ticker.tick(NOON + timedelta(minutes=1, seconds=1))
+    assert report.fired == 6
+    assert [sorted(names) for names in store.asked] == [sorted(still_queued)]
+
+
+class BlindStore(CountingStore):
+    """A backend that does not say which due schedules are busy."""
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        return DueSchedules(self.due_schedules(now, limit), None)
+
+
+def test_a_tick_asks_about_every_due_schedule_when_the_store_does_not_tell() -> None:
+    store = BlindStore()
+    declare_many(store, 10)
+    ticker = scheduler(store)
+    ticker.tick(NOON + timedelta(seconds=1))
+    report = ticker.tick(NOON + timedelta(minutes=1, seconds=1))
+    assert report.skipped == 10
+    assert [len(names) for names in store.asked] == [10, 10]
 
 
 def test_batched_overlap_still_skips_each_schedule_with_an_active_run() -> None:

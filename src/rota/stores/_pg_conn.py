@@ -336,6 +336,24 @@ def schedules_from_tuples(rows: Iterable[Sequence[Any]]) -> list[ScheduleRecord]
     ]
 
 
+def schedule_from_tuple(row: Sequence[Any]) -> ScheduleRecord:
+    """``schedules_from_tuples`` of one row; what follows its 12 columns is ignored."""
+    return stored_record(
+        row[0],
+        row[1],
+        _codec.loads_spec(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+    )
+
+
 def utc_loader() -> type[abc.Loader]:
     """psycopg's binary ``timestamptz`` loader (its C one when available): aware
     datetimes in the session's time zone."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, overload
 
 from rota.runs import JSON, Run, RunState
 
@@ -137,6 +137,49 @@ def _refuse_naive(advances: Sequence[Advance]) -> None:
 
 FireBatch = tuple[Sequence[Run], Sequence[Advance]]
 """What ``Store.fire_batches`` fires at a time: ``fire``'s arguments."""
+
+
+class DueSchedules(NamedTuple):
+    """What a scheduler tick reads first (``Store.due_for_tick``)."""
+
+    records: Sequence[ScheduleRecord]
+    """What ``due_schedules`` returns, in its order. A backend may decode each
+    record when it is first read, so that the tick plans its first schedules
+    (and the server writes their runs) while the rest are still rows."""
+    busy: frozenset[str] | None
+    """Of the records' own names, those with a queued, retrying or running run
+    as they were read; None when the backend did not look (the scheduler
+    then asks ``active_runs_for`` about every record)."""
+
+
+class DecodedOnRead(Sequence[ScheduleRecord]):
+    """Records decoded from their rows when first read: ``DueSchedules.records`` of a
+    backend whose rows cost more to decode than to fetch (a thousand specs to parse
+    before a tick could plan its first schedule)."""
+
+    __slots__ = ("_decode", "_done", "_rows")
+
+    def __init__(self, rows: Sequence[Any], decode: Callable[[Any], ScheduleRecord]) -> None:
+        self._rows = rows
+        self._decode = decode
+        self._done: list[ScheduleRecord | None] = [None] * len(rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ScheduleRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ScheduleRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> ScheduleRecord | list[ScheduleRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._rows)))]
+        record = self._done[index]
+        if record is None:
+            record = self._done[index] = self._decode(self._rows[index])
+        return record
 
 
 class LeaseStatus(StrEnum):
@@ -314,6 +357,13 @@ class Store(ABC):
     @abstractmethod
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
         """Active schedules with ``next_due <= now``, earliest first, at most ``limit``."""
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        """``due_schedules``, and which of them have active runs where a backend
+        can tell in the same read: a tick then asks ``active_runs_for`` only
+        about those (usually none), one round trip less. This default does
+        not look (``busy`` is None)."""
+        return DueSchedules(self.due_schedules(now, limit), None)
 
     @abstractmethod
     def next_due_at(self) -> datetime | None:

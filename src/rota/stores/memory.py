@@ -20,6 +20,7 @@ from rota.runs import ACTIVE_STATES, CLAIMABLE_STATES, JSON, TERMINAL_STATES, Ru
 from rota.stores import _codec, _rules
 from rota.stores.base import (
     UNSET,
+    DueSchedules,
     LeaseStatus,
     Outcome,
     ScheduleRecord,
@@ -188,6 +189,12 @@ class MemoryStore(Store):
             due = [(d, s.name, s) for s in self._schedules.values() if (d := _due(s)) and d <= now]
         due.sort(key=lambda t: (t[0], t[1]))
         return [s for _, _, s in due[:limit]]
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        with self._locked():  # one read: the flags are as the records were
+            due = self.due_schedules(now, limit)
+            busy = frozenset(s.name for s in due if self._active.get(s.name))
+        return DueSchedules(due, busy)
 
     def next_due_at(self) -> datetime | None:
         with self._locked():

@@ -44,6 +44,7 @@ from rota.stores._pg_conn import (
     parse_url,
     run_params,
     runs_params,
+    schedule_from_tuple,
     schedule_params,
     schedules_from_tuples,
     translated,
@@ -54,6 +55,8 @@ from rota.stores._pg_wake import Wakeups
 from rota.stores.base import (
     UNSET,
     Advance,
+    DecodedOnRead,
+    DueSchedules,
     FireBatch,
     LeaseStatus,
     Outcome,
@@ -302,6 +305,18 @@ class PostgresStore(Store):
             cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
             rows = cursor.execute(_Q["due_schedules"], params, binary=True).fetchall()
         return schedules_from_tuples(rows)
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        """One statement: the due rows with a flag each for active runs. Their
+        specs are parsed as the scheduler reads each chunk (``DecodedOnRead``), so
+        it plans and sends its first chunk without waiting for the other rows'."""
+        params = {"now": _codec.utc(now, "now"), "limit": limit}
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
+            rows = cursor.execute(_Q["due_for_tick"], params, binary=True).fetchall()
+        busy = frozenset(row[0] for row in rows if row[12])
+        return DueSchedules(DecodedOnRead(rows, schedule_from_tuple), busy)
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})

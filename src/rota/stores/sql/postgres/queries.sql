@@ -105,6 +105,16 @@ SELECT name, job, spec::text, created_at, updated_at, source, paused, retired, l
        next_due, version, per_host
 FROM due_schedules(%(now)s, %(limit)s)
 
+-- name: due_for_tick
+-- due_schedules, each with whether it has a queued, retrying or running run:
+-- one probe of the partial index runs_active per row (its predicate,
+-- literally), instead of a second round trip for active_runs_for.
+SELECT d.name, d.job, d.spec::text, d.created_at, d.updated_at, d.source, d.paused, d.retired,
+       d.last_slot, d.next_due, d.version, d.per_host,
+       EXISTS (SELECT FROM runs
+               WHERE runs.schedule = d.name AND runs.state IN ('queued', 'retrying', 'running'))
+FROM due_schedules(%(now)s, %(limit)s) AS d
+
 -- name: next_due_at
 SELECT min(next_due) FROM schedules
 WHERE NOT paused AND NOT retired AND next_due IS NOT NULL
