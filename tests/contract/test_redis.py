@@ -635,8 +635,11 @@ def test_insert_runs_is_one_command_per_call(
 
 
 def _counting(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The commands ``store`` sends from here on, by name."""
+    """The commands ``store`` sends from here on, by name; its scripts are loaded
+    first (a script the server has not seen yet adds a SCRIPT LOAD)."""
     client: Any = store._connected()
+    for script in store._scripts.values():
+        assert client.script_load(script.script) == script.sha
     sent: list[str] = []
     execute = client.execute_command
 

@@ -14,7 +14,7 @@ import importlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -316,31 +316,32 @@ class Instants(dict[int, datetime]):
         return dt
 
 
-def schedules_from_values(rows: Iterable[Iterable[Any]]) -> list[ScheduleRecord]:
+def schedules_from_values(rows: Iterable[Sequence[Any]]) -> list[ScheduleRecord]:
     """The schedule of each row selected in ``SCHEDULE_COLUMNS`` order: a tick
     decodes a thousand, and reading columns by position skips a lookup per
     column."""
     at = Instants()
-    records = []
-    for row in rows:
-        name, job, spec, created, updated, source, paused, retired, last, due, version, host = row
-        records.append(
-            stored_record(
-                name,
-                job,
-                loads_spec(spec),
-                at[created],
-                at[updated],
-                source,
-                bool(paused),
-                bool(retired),
-                None if last is None else at[last],
-                None if due is None else at[due],
-                version,
-                bool(host),
-            )
-        )
-    return records
+    return [schedule_from_values(row, at) for row in rows]
+
+
+def schedule_from_values(row: Sequence[Any], at: Instants) -> ScheduleRecord:
+    """One row of ``schedules_from_values`` (what follows its 12 columns is ignored),
+    its instants through ``at``."""
+    last, due = row[8], row[9]
+    return stored_record(
+        row[0],
+        row[1],
+        loads_spec(row[2]),
+        at[row[3]],
+        at[row[4]],
+        row[5],
+        bool(row[6]),
+        bool(row[7]),
+        None if last is None else at[last],
+        None if due is None else at[due],
+        row[10],
+        bool(row[11]),
+    )
 
 
 def row_to_schedule(row: Row) -> ScheduleRecord:

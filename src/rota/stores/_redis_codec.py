@@ -21,7 +21,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from rota.errors import ConfigurationError
 from rota.runs import Run
 from rota.stores import _codec, _rules
-from rota.stores.base import Advance, Outcome, ScheduleRecord, check_finish_state, stored_record
+from rota.stores.base import (
+    Advance,
+    DecodedOnRead,
+    Outcome,
+    ScheduleRecord,
+    check_finish_state,
+    stored_record,
+)
 
 DEFAULT_PREFIX = "rota"
 DEFAULT_TTL_DAYS = 30.0
@@ -379,35 +386,39 @@ def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
     rows = json.loads(reply[0])
     specs = json.loads("[" + ",".join(reply[1:]) + "]")
     at = _codec.Instants()
-    return [
-        stored_record(
-            name,
-            job,
-            spec,
-            at[created_at],
-            at[updated_at],
-            source,
-            bool(paused),
-            bool(retired),
-            None if last_slot is None else at[last_slot],
-            None if next_due is None else at[next_due],
-            version,
-            bool(per_host),
-        )
-        for (
-            name,
-            job,
-            created_at,
-            updated_at,
-            source,
-            paused,
-            retired,
-            last_slot,
-            next_due,
-            version,
-            per_host,
-        ), spec in zip(rows, specs, strict=True)
-    ]
+    return [_due_record(row, spec, at) for row, spec in zip(rows, specs, strict=True)]
+
+
+def due_for_tick(reply: Sequence[str]) -> tuple[DecodedOnRead, frozenset[str]]:
+    """``due_records`` of the reply, each spec parsed when its record is first read
+    (``DecodedOnRead``), and the names whose active index holds a run."""
+    rows = json.loads(reply[0])
+    at = _codec.Instants()
+
+    def decode(at_row: tuple[list[Any], str]) -> ScheduleRecord:
+        row, spec = at_row
+        return _due_record(row, _codec.loads_spec(spec), at)
+
+    busy = frozenset(row[0] for row in rows if row[11])
+    return DecodedOnRead(list(zip(rows, reply[1:], strict=True)), decode), busy
+
+
+def _due_record(row: list[Any], spec: Any, at: _codec.Instants) -> ScheduleRecord:
+    name, job, created_at, updated_at, source, paused, retired, last_slot, next_due = row[:9]
+    return stored_record(
+        name,
+        job,
+        spec,
+        at[created_at],
+        at[updated_at],
+        source,
+        bool(paused),
+        bool(retired),
+        None if last_slot is None else at[last_slot],
+        None if next_due is None else at[next_due],
+        row[9],
+        bool(row[10]),
+    )
 
 
 def schedule_from_hash(fields: Mapping[str, str]) -> ScheduleRecord:

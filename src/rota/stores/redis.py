@@ -71,6 +71,7 @@ from rota.stores._redis_wakeup import Sharded, Subscription, Wakeups
 from rota.stores.base import (
     UNSET,
     Advance,
+    DueSchedules,
     FireBatch,
     LeaseStatus,
     Outcome,
@@ -351,6 +352,14 @@ class RedisStore(Store):
         if limit <= 0:
             return []
         return rc.due_records(self._run("due_schedules", now_us, limit))
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        """The ``due_schedules`` script, whose rows say which schedules have active
+        runs; specs parsed as the scheduler reads each chunk."""
+        now_us = _codec.to_us(now, "now")
+        if limit <= 0:
+            return DueSchedules([], frozenset())
+        return DueSchedules(*rc.due_for_tick(self._run("due_schedules", now_us, limit)))
 
     def next_due_at(self) -> datetime | None:
         first = self._call("zrange", self._base + "due", 0, 0, withscores=True)

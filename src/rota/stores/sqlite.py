@@ -32,6 +32,8 @@ from rota.stores import _codec, _rules
 from rota.stores.base import (
     UNSET,
     Advance,
+    DecodedOnRead,
+    DueSchedules,
     FireBatch,
     LeaseStatus,
     Outcome,
@@ -384,6 +386,18 @@ class SQLiteStore(Store):
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
         params = {"now": _codec.to_us(now, "now"), "limit": limit}
         return _codec.schedules_from_values(self._all("due_schedules", params))
+
+    def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
+        """One statement: the due rows, each flagged for active runs; decoded as
+        the scheduler reads each chunk, so the writer thread starts on the first
+        chunk while the others are still rows."""
+        params = {"now": _codec.to_us(now, "now"), "limit": limit}
+        rows = self._all("due_for_tick", params)
+        at = _codec.Instants()
+        return DueSchedules(
+            DecodedOnRead(rows, lambda row: _codec.schedule_from_values(row, at)),
+            frozenset(row[0] for row in rows if row[12]),
+        )
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})

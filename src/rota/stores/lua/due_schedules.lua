@@ -2,7 +2,9 @@
 -- ARGV[4], by next_due then name. A name whose record is gone leaves `due`.
 -- Returns an array: first one JSON text, a list with one list per schedule,
 -- [name, job, created_at, updated_at, source, paused, retired, last_slot,
--- next_due, version, per_host] (numbers as stored, absent ones null); then
+-- next_due, version, per_host, busy] (numbers as stored, absent ones null;
+-- busy: how many runs its active:<name> index holds, a run gone since
+-- included: active_runs_for tells, and drops it); then
 -- each schedule's spec as stored (JSON text), in the same order. The specs
 -- go back as they are rather than copied into the text: building a long
 -- text costs a script far more than handing Redis strings it already has.
@@ -26,7 +28,8 @@ for _, name in ipairs(redis.call('ZRANGE', due, '-inf', ARGV[3], 'BYSCORE', 'LIM
   else
     rows[#rows + 1] = '[' .. text(name) .. ',' .. text(f[1]) .. ',' .. num(f[3]) .. ','
       .. num(f[4]) .. ',' .. text(f[5]) .. ',' .. num(f[6]) .. ',' .. num(f[7]) .. ','
-      .. num(f[8]) .. ',' .. num(f[9]) .. ',' .. num(f[10]) .. ',' .. num(f[11]) .. ']'
+      .. num(f[8]) .. ',' .. num(f[9]) .. ',' .. num(f[10]) .. ',' .. num(f[11]) .. ','
+      .. redis.call('ZCARD', B .. 'active:' .. name) .. ']'
     out[#out + 1] = f[2] or 'null'
   end
 end

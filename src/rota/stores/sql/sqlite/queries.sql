@@ -73,6 +73,18 @@ WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL AND next_due <= :now
 ORDER BY next_due, name
 LIMIT :limit
 
+-- name: due_for_tick
+-- due_schedules, each with whether it has a queued, retrying or running run
+-- (what active_runs_for reads), in one statement.
+SELECT s.name, s.job, s.spec, s.created_at, s.updated_at, s.source, s.paused, s.retired,
+       s.last_slot, s.next_due, s.version, s.per_host,
+       EXISTS (SELECT 1 FROM rota_runs AS r
+               WHERE r.schedule = s.name AND r.state IN ('queued', 'retrying', 'running'))
+FROM rota_schedules AS s
+WHERE s.paused = 0 AND s.retired = 0 AND s.next_due IS NOT NULL AND s.next_due <= :now
+ORDER BY s.next_due, s.name
+LIMIT :limit
+
 -- name: next_due_at
 SELECT min(next_due) FROM rota_schedules
 WHERE paused = 0 AND retired = 0 AND next_due IS NOT NULL
