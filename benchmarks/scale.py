@@ -565,6 +565,20 @@ def proc_status(path: str = "/proc/self/status") -> dict[str, int]:
     return out
 
 
+def host_loop_ms() -> float:
+    """A fixed pure-Python loop (2,000,000 additions), best of 3, in ms: how fast the
+    host runs Python at the moment. A shared VM's speed drifts by tens of percent
+    between runs; this says by how much (lower is faster)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def rss_mb() -> tuple[float, float]:
     """(VmRSS, VmHWM) of this process in MB."""
     status = proc_status()
@@ -664,6 +678,7 @@ def child(args: argparse.Namespace) -> None:
 
     cpu_ticks: list[float] = []
     tick(0)  # warm-up: imports, pools, statement preparation
+    out["host_ms"] = host_loop_ms()
     out["ticks"] = [tick(k) for k in range(1, args.rounds + 1)]
     out["tick_cpu"] = cpu_ticks[1:]  # this process's CPU: steadier than wall time on a busy machine
     out["rss_after_ticks"] = rss_mb()[0]
@@ -819,7 +834,8 @@ def print_results(results: list[tuple[str, LoadResult, dict[str, Any]]]) -> None
     )
     print(
         f"{'store':<9} {'schedules':>10} {'median':>7} {'max':>7} {'rss':>6} {'peak':>6} "
-        f"{'idle cpu s':>10} {'ticks/s':>7} {'wakes/s':>7} {'discover s':>10} {'(cpu s)':>7}"
+        f"{'idle cpu s':>10} {'ticks/s':>7} {'wakes/s':>7} {'discover s':>10} {'(cpu s)':>7} "
+        f"{'host ms':>7}"
     )
     for name, loaded, r in results:
         idle = r["idle"]
@@ -827,8 +843,13 @@ def print_results(results: list[tuple[str, LoadResult, dict[str, Any]]]) -> None
             f"{name:<9} {loaded.count:>10,} {ms(statistics.median(r['ticks'])):>7} "
             f"{ms(max(r['ticks'])):>7} {r['rss_after_ticks']:>6.0f} {r['rss_peak']:>6.0f} "
             f"{idle['cpu']:>4.2f}/{idle['wall']:<4.0f}s {idle['ticks_per_s']:>7.1f} "
-            f"{idle['wakeups_per_s']:>7.1f} {r['discover'][0]:>10.1f} {r['discover'][1]:>7.1f}"
+            f"{idle['wakeups_per_s']:>7.1f} {r['discover'][0]:>10.1f} {r['discover'][1]:>7.1f} "
+            f"{r.get('host_ms', 0.0):>7.0f}"
         )
+    print(
+        "host ms: a fixed pure-Python loop (host_loop_ms) timed just before the ticks; "
+        "the host's speed then (lower is faster)"
+    )
     print("\nwhere one tick's time goes (one instrumented tick), ms [calls]")
     for name, _, r in results:
         seconds, calls = r["breakdown"]["seconds"], r["breakdown"]["calls"]
