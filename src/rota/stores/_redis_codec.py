@@ -23,7 +23,6 @@ from rota.runs import Run
 from rota.stores import _codec, _rules
 from rota.stores.base import (
     Advance,
-    DecodedOnRead,
     Outcome,
     ScheduleRecord,
     check_finish_state,
@@ -378,29 +377,24 @@ def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
 
 
 def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
-    """The schedules of ``due_schedules.lua``'s reply: its rows as one JSON text,
-    then each spec as stored (parsed here as one JSON array: one parse for
-    the lot). Built directly rather than through a row dict: a busy tick
-    reads a thousand; equal instants (a tick's schedules share a few slots)
-    become one ``datetime``."""
+    """The schedules of ``due_schedules.lua``'s reply (``due_and_busy``)."""
+    return due_and_busy(reply)[0]
+
+
+def due_and_busy(reply: Sequence[str]) -> tuple[list[ScheduleRecord], frozenset[str]]:
+    """The schedules of ``due_schedules.lua``'s reply, and the names of those whose
+    active index holds a run.
+
+    The reply: its rows as one JSON text, then each spec as stored (parsed
+    here as one JSON array: one parse for the lot, faster than one per spec
+    however late). Built directly rather than through a row dict: a busy
+    tick reads a thousand; equal instants (a tick's schedules share a few
+    slots) become one ``datetime``."""
     rows = json.loads(reply[0])
     specs = json.loads("[" + ",".join(reply[1:]) + "]")
     at = _codec.Instants()
-    return [_due_record(row, spec, at) for row, spec in zip(rows, specs, strict=True)]
-
-
-def due_for_tick(reply: Sequence[str]) -> tuple[DecodedOnRead, frozenset[str]]:
-    """``due_records`` of the reply, each spec parsed when its record is first read
-    (``DecodedOnRead``), and the names whose active index holds a run."""
-    rows = json.loads(reply[0])
-    at = _codec.Instants()
-
-    def decode(at_row: tuple[list[Any], str]) -> ScheduleRecord:
-        row, spec = at_row
-        return _due_record(row, _codec.loads_spec(spec), at)
-
-    busy = frozenset(row[0] for row in rows if row[11])
-    return DecodedOnRead(list(zip(rows, reply[1:], strict=True)), decode), busy
+    records = [_due_record(row, spec, at) for row, spec in zip(rows, specs, strict=True)]
+    return records, frozenset(row[0] for row in rows if row[11])
 
 
 def _due_record(row: list[Any], spec: Any, at: _codec.Instants) -> ScheduleRecord:
