@@ -323,21 +323,15 @@ class MicrosecondsLoader(Loader):
         return value + _PG_EPOCH_US
 
 
-def schedules_from_tuples(rows: Iterable[Sequence[Any]]) -> list[ScheduleRecord]:
-    """The ``ScheduleRecord`` of each ``due_schedules`` row.
-
-    Read as tuples, their timestamps by psycopg's own (C) ``timestamptz``
-    loader, aware UTC since the session's time zone is UTC (see
-    ``configure``), and their spec as text, parsed once here: about half the
-    cost of dict rows through ``MicrosecondsLoader`` and ``_codec``.
-    """
-    return [
-        stored_record(name, job, _codec.loads_spec(spec), *rest) for name, job, spec, *rest in rows
-    ]
-
-
 def schedule_from_tuple(row: Sequence[Any]) -> ScheduleRecord:
-    """``schedules_from_tuples`` of one row; what follows its 12 columns is ignored."""
+    """The ``ScheduleRecord`` of a due query's row (what follows its 12 columns is
+    ignored).
+
+    Read as a tuple, its timestamps by psycopg's own (C) ``timestamptz``
+    loader, aware UTC since the session's time zone is UTC (see
+    ``configure``), and its spec as text, parsed here: about half the cost of
+    dict rows through ``MicrosecondsLoader`` and ``_codec``.
+    """
     return stored_record(
         row[0],
         row[1],
@@ -374,7 +368,7 @@ class JsonTextLoader(Loader):
 def configure(schema: str) -> Any:
     """The pool's per-connection set-up: row loaders, the search path, and UTC
     as the time zone, in which psycopg's own loader gives aware UTC datetimes
-    (``schedules_from_tuples``); nothing rota asks the server depends on it."""
+    (``schedule_from_tuple``); nothing rota asks the server depends on it."""
 
     def setup(conn: psycopg.Connection[Any]) -> None:
         conn.adapters.register_loader("timestamptz", MicrosecondsLoader)

@@ -19,7 +19,7 @@ batches of one tick never wait for each other's locks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 import psycopg
@@ -81,20 +81,17 @@ class _Lane:
 
 
 class Lanes:
-    """Up to ``count`` lanes, each opened when a batch first needs it.
-
-    ``connect`` gives a pooled connection, held until the caller's exit stack
-    closes (which also leaves each lane's pipeline).
-    """
+    """Up to ``count`` lanes, each opened when a batch first needs it: a connection
+    from ``connection`` and its pipeline, both held until ``stack`` closes."""
 
     def __init__(
         self,
-        connect: Callable[[], Connection],
-        enter: Callable[[AbstractContextManager[psycopg.Pipeline]], psycopg.Pipeline],
+        stack: ExitStack,
+        connection: Callable[[], AbstractContextManager[Connection]],
         count: int,
     ) -> None:
-        self._connect = connect
-        self._enter = enter
+        self._stack = stack
+        self._connection = connection
         self._count = count
         self._lanes: list[_Lane] = []
         self.results: Results = []
@@ -118,8 +115,8 @@ class Lanes:
         if holding:  # behind two lanes at once: after both
             self.settle()
         if len(self._lanes) < self._count and all(lane.sent for lane in self._lanes):
-            conn = self._connect()
-            self._lanes.append(_Lane(conn, self._enter(conn.pipeline())))
+            conn = self._stack.enter_context(self._connection())
+            self._lanes.append(_Lane(conn, self._stack.enter_context(conn.pipeline())))
             return self._lanes[-1]
         return min(self._lanes, key=lambda lane: lane.rows)
 

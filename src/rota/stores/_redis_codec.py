@@ -376,11 +376,6 @@ def run_from_hash(fields: Mapping[str, str]) -> tuple[Run, str]:
     return _codec.row_to_run(row), fields.get("rev", "0")
 
 
-def due_records(reply: Sequence[str]) -> list[ScheduleRecord]:
-    """The schedules of ``due_schedules.lua``'s reply (``due_and_busy``)."""
-    return due_and_busy(reply)[0]
-
-
 def due_and_busy(reply: Sequence[str]) -> tuple[list[ScheduleRecord], frozenset[str]]:
     """The schedules of ``due_schedules.lua``'s reply, and the names of those whose
     active index holds a run.

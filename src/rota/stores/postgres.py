@@ -46,7 +46,6 @@ from rota.stores._pg_conn import (
     runs_params,
     schedule_from_tuple,
     schedule_params,
-    schedules_from_tuples,
     translated,
     utc_loader,
 )
@@ -297,26 +296,24 @@ class PostgresStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
-        """Tuple rows, decoded by ``schedules_from_tuples`` (a scheduler tick reads
-        a thousand of them)."""
-        params = {"now": _codec.utc(now, "now"), "limit": limit}
-        with self._connection() as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
-            cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
-            rows = cursor.execute(_Q["due_schedules"], params, binary=True).fetchall()
-        return schedules_from_tuples(rows)
+        return [schedule_from_tuple(row) for row in self._due_rows("due_schedules", now, limit)]
 
     def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
         """One statement: the due rows with a flag each for active runs. Their
         specs are parsed as the scheduler reads each chunk (``DecodedOnRead``), so
         it plans and sends its first chunk without waiting for the other rows'."""
+        rows = self._due_rows("due_for_tick", now, limit)
+        busy = frozenset(row[0] for row in rows if row[12])
+        return DueSchedules(DecodedOnRead(rows, schedule_from_tuple), busy)
+
+    def _due_rows(self, query: str, now: datetime, limit: int) -> list[tuple[Any, ...]]:
+        """The rows of a due query as tuples, for ``schedule_from_tuple``: a tick reads
+        a thousand of them."""
         params = {"now": _codec.utc(now, "now"), "limit": limit}
         with self._connection() as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             cursor.adapters.register_loader("timestamptz", _UTC_LOADER)
-            rows = cursor.execute(_Q["due_for_tick"], params, binary=True).fetchall()
-        busy = frozenset(row[0] for row in rows if row[12])
-        return DueSchedules(DecodedOnRead(rows, schedule_from_tuple), busy)
+            return cursor.execute(_Q[query], params, binary=True).fetchall()
 
     def next_due_at(self) -> datetime | None:
         row = self._one("next_due_at", {})
@@ -386,11 +383,7 @@ class PostgresStore(Store):
         if self.settings.pool_max < 2:
             return super().fire_batches(batches)
         with ExitStack() as stack:
-            lanes = Lanes(
-                lambda: stack.enter_context(self._connection()),
-                stack.enter_context,
-                min(LANES, self.settings.pool_max - 1),
-            )
+            lanes = Lanes(stack, self._connection, min(LANES, self.settings.pool_max - 1))
             for runs, advances in batches:
                 rows = advance_rows(advances)
                 names = [row[0] for row in rows]

@@ -347,16 +347,13 @@ class RedisStore(Store):
         return deleted
 
     def due_schedules(self, now: datetime, limit: int) -> list[ScheduleRecord]:
-        """One script call, whose reply holds the specs as stored (parsed once, here)."""
-        now_us = _codec.to_us(now, "now")
-        if limit <= 0:
-            return []
-        return rc.due_records(self._run("due_schedules", now_us, limit))
+        return list(self.due_for_tick(now, limit).records)
 
     def due_for_tick(self, now: datetime, limit: int) -> DueSchedules:
-        """The ``due_schedules`` script, whose rows say which schedules have active
-        runs. The specs are parsed at once, as one JSON array: on Redis that beat
-        parsing each chunk's as the scheduler reaches it (measured)."""
+        """One script call, whose reply holds the specs as stored and, per schedule,
+        whether it has active runs. The specs are parsed at once, as one JSON
+        array: on Redis that beat parsing each chunk's as the scheduler reaches
+        it (measured)."""
         now_us = _codec.to_us(now, "now")
         if limit <= 0:
             return DueSchedules([], frozenset())
