@@ -844,7 +844,7 @@ def print_results(results: list[tuple[str, LoadResult, dict[str, Any]]]) -> None
             f"{ms(max(r['ticks'])):>7} {r['rss_after_ticks']:>6.0f} {r['rss_peak']:>6.0f} "
             f"{idle['cpu']:>4.2f}/{idle['wall']:<4.0f}s {idle['ticks_per_s']:>7.1f} "
             f"{idle['wakeups_per_s']:>7.1f} {r['discover'][0]:>10.1f} {r['discover'][1]:>7.1f} "
-            f"{r.get('host_ms', 0.0):>7.0f}"
+            f"{r['host_ms']:>7.0f}"
         )
     print(
         "host ms: a fixed pure-Python loop (host_loop_ms) timed just before the ticks; "
